@@ -1,0 +1,16 @@
+import { json, route } from '../../lib/http/route.js'
+import { StatusSchema, shopStatus } from '../../lib/monitoring/status.js'
+
+// GET /api/v1/status – status-page data: components, version, uptime, recent incidents and errors
+export const GET = route(
+  {
+    path: '/api/v1/status',
+    summary: 'Status page data',
+    tags: ['health'],
+    auth: 'public',
+    rateLimit: 'health',
+    db: false,
+    response: StatusSchema,
+  },
+  async () => json(await shopStatus()),
+)

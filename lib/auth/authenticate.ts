@@ -1,0 +1,115 @@
+import { eq, sql } from 'drizzle-orm'
+import { userSessions, users } from '../../db/schema/index.js'
+import { unauthorized } from '../http/errors.js'
+import { nowMs } from '../platform/clock.js'
+import type { Db } from '../platform/db.js'
+import { log } from '../platform/logger.js'
+import { kv } from '../platform/redis.js'
+import { effectivePermissions, type Principal, type Role } from './permissions.js'
+import { bearerToken, InvalidToken, verifyToken } from './tokens.js'
+
+// Per-request authority from current state (DESIGN "Auth"): Postgres is the truth, Redis caches the
+// session's state for at most 60 s and is deleted on every change. A cache miss costs one query.
+
+export const SESSION_CACHE_TTL_SECONDS = 60
+const cacheKey = (sessionId: string) => `session:${sessionId}`
+
+export interface SessionState {
+  userId: string
+  active: boolean
+  role: Role
+  grants: Array<{ permission: string; expires_at: string | null }>
+  /** The state is no longer valid after this instant (session expiry, lockout end). */
+  validUntil: number
+}
+
+export async function loadSessionState(db: Db, sessionId: string): Promise<SessionState | null> {
+  const rows = await db
+    .select({
+      userId: users.id,
+      role: users.role,
+      isActive: users.isActive,
+      lockedUntil: users.lockedUntil,
+      deletedAt: users.deletedAt,
+      revokedAt: userSessions.revokedAt,
+      expiresAt: userSessions.expiresAt,
+      grants: sql<SessionState['grants']>`coalesce((
+        select json_agg(json_build_object('permission', p.permission, 'expires_at', p.expires_at))
+        from user_permissions p
+        where p.user_id = ${users.id} and (p.expires_at is null or p.expires_at > now())
+      ), '[]'::json)`,
+    })
+    .from(userSessions)
+    .innerJoin(users, eq(users.id, userSessions.userId))
+    .where(eq(userSessions.id, sessionId))
+    .limit(1)
+  const r = rows[0]
+  if (!r) return null
+  const t = nowMs()
+  const locked = r.lockedUntil !== null && r.lockedUntil.getTime() > t
+  const active = r.isActive && !locked && !r.deletedAt && !r.revokedAt && r.expiresAt.getTime() > t
+  return {
+    userId: r.userId,
+    active,
+    role: r.role,
+    grants: r.grants,
+    validUntil: locked ? r.lockedUntil!.getTime() : r.expiresAt.getTime(),
+  }
+}
+
+async function sessionState(db: Db, sessionId: string): Promise<SessionState | null> {
+  const cached = await kv()
+    .get<SessionState>(cacheKey(sessionId))
+    .catch((err) => {
+      log.warn('session cache read failed; using the database', { err })
+      return null
+    })
+  if (cached && cached.validUntil > nowMs()) return cached
+  const state = await loadSessionState(db, sessionId)
+  if (state) {
+    const ttl = Math.min(SESSION_CACHE_TTL_SECONDS, Math.ceil((state.validUntil - nowMs()) / 1000))
+    if (ttl > 0)
+      await kv()
+        .set(cacheKey(sessionId), state, ttl)
+        .catch(() => undefined)
+  }
+  return state
+}
+
+/** Forget cached state after any change to a session or its user (write-through invalidation). */
+export async function forgetSessions(sessionIds: readonly string[]): Promise<void> {
+  if (sessionIds.length) await kv().del(...sessionIds.map(cacheKey))
+}
+
+/**
+ * The principal behind the request's bearer token, or null when there is none.
+ * Throws 401 for a token that is malformed, expired, of another type, or whose session is dead.
+ */
+export async function authenticate(request: Request, db: Db): Promise<Principal | null> {
+  const token = bearerToken(request)
+  if (token === null) return null
+  if (token === '') throw unauthorized('The Authorization header must be "Bearer <token>".', 'invalid_token')
+  let claims: Awaited<ReturnType<typeof verifyToken>>
+  try {
+    claims = await verifyToken(token, 'access')
+  } catch (err) {
+    if (err instanceof InvalidToken)
+      throw unauthorized('The access token is invalid or expired.', 'invalid_token')
+    throw err
+  }
+  const state = await sessionState(db, claims.sid)
+  if (!state?.active || state.userId !== claims.sub) {
+    throw unauthorized('The session has ended.', 'session_ended')
+  }
+  const t = nowMs()
+  const grants = state.grants.filter((g) => g.expires_at === null || Date.parse(g.expires_at) > t)
+  return {
+    userId: state.userId,
+    sessionId: claims.sid,
+    role: state.role,
+    permissions: effectivePermissions(
+      state.role,
+      grants.map((g) => g.permission),
+    ),
+  }
+}

@@ -1,0 +1,78 @@
+import { errors, jwtVerify, SignJWT } from 'jose'
+import { env, jwtSecret } from '../platform/env.js'
+import { newId } from '../platform/ids.js'
+
+// Access tokens: HS256 only (pinned), short-lived, claims sub/sid/jti/iss/aud and typ. They prove who and
+// which session; authority is read from the current state on every request.
+
+export const ISSUER = 'commerce-api'
+export const AUDIENCE = 'commerce-api'
+const ALG = 'HS256'
+
+const keyOf = (secret: string) => new TextEncoder().encode(secret)
+const kidOf = async (secret: string) => {
+  const digest = await crypto.subtle.digest('SHA-256', keyOf(secret))
+  return Buffer.from(digest).subarray(0, 6).toString('base64url')
+}
+
+export type TokenType = 'access' | 'mfa'
+
+export interface AccessClaims {
+  sub: string
+  sid: string
+  jti: string
+  typ: TokenType
+}
+
+export async function signToken(
+  typ: TokenType,
+  sub: string,
+  sid: string,
+  expiresInSeconds: number,
+): Promise<string> {
+  const secret = jwtSecret()
+  return new SignJWT({ sid, typ })
+    .setProtectedHeader({ alg: ALG, kid: await kidOf(secret), typ: 'JWT' })
+    .setSubject(sub)
+    .setJti(newId())
+    .setIssuer(ISSUER)
+    .setAudience(AUDIENCE)
+    .setIssuedAt()
+    .setExpirationTime(`${expiresInSeconds}s`)
+    .sign(keyOf(secret))
+}
+
+export const accessTokenTtlSeconds = (): number => env().ACCESS_TOKEN_EXPIRE_MINUTES * 60
+
+export class InvalidToken extends Error {}
+
+/** Verify against the current secret, or the previous one during rotation. Only HS256 is accepted. */
+export async function verifyToken(token: string, expected: TokenType): Promise<AccessClaims> {
+  const secrets = [jwtSecret(), env().JWT_SECRET_PREVIOUS].filter((s): s is string => Boolean(s))
+  for (const secret of secrets) {
+    try {
+      const { payload } = await jwtVerify(token, keyOf(secret), {
+        algorithms: [ALG],
+        issuer: ISSUER,
+        audience: AUDIENCE,
+        requiredClaims: ['sub', 'jti', 'exp', 'iat'],
+      })
+      if (payload.typ !== expected || typeof payload.sid !== 'string' || typeof payload.sub !== 'string') {
+        throw new InvalidToken('wrong token type')
+      }
+      return { sub: payload.sub, sid: payload.sid, jti: payload.jti!, typ: expected }
+    } catch (err) {
+      if (err instanceof errors.JWSSignatureVerificationFailed && secret !== secrets.at(-1)) continue
+      throw new InvalidToken(err instanceof Error ? err.message : 'invalid token')
+    }
+  }
+  throw new InvalidToken('invalid token')
+}
+
+/** The bearer token from the Authorization header; never from the query string or a cookie. */
+export function bearerToken(request: Request): string | null {
+  const h = request.headers.get('authorization')
+  if (!h) return null
+  const m = h.match(/^Bearer ([A-Za-z0-9._~+/=-]+)$/i)
+  return m ? m[1]! : ''
+}

@@ -1,0 +1,254 @@
+import type { z } from 'zod'
+import { authenticate } from '../auth/authenticate.js'
+import type { Permission, Principal, Role } from '../auth/permissions.js'
+import { afterResponse } from '../platform/background.js'
+import { nowMs } from '../platform/clock.js'
+import { type Db, getDb } from '../platform/db.js'
+import { ConfigError, env, missingRequiredSettings } from '../platform/env.js'
+import { requestId as newRequestId } from '../platform/ids.js'
+import { log } from '../platform/logger.js'
+import { recordRequest } from '../platform/metrics.js'
+import { hit, type PolicyName, rateLimitHeaders, rateLimitsEnabled } from '../platform/ratelimit.js'
+import { clientIp, userAgent } from './client.js'
+import { errorToResponse, forbidden, ProblemError, problemResponse, unauthorized } from './errors.js'
+import { compilePath, matchPath, type PathPattern } from './path.js'
+import { parseJson, queryObject, readBody, validate } from './validation.js'
+
+// route(): the one wrapper every API function goes through. In order: request id, required settings,
+// rate limit, authentication and authority, validation of params/query/body, the handler, one error
+// mapper, one log line, metrics after the response. Its declaration is also the OpenAPI source.
+
+export type AuthRequirement =
+  | 'public'
+  /** Public, but a valid token is looked at (e.g. staff see error details); a bad one is ignored. */
+  | 'optional'
+  | 'authenticated'
+  | { role: Role | readonly Role[] }
+  | { permission: Permission }
+
+type AnySchema = z.ZodType
+
+export interface RouteSpec<
+  P extends AnySchema = AnySchema,
+  Q extends AnySchema = AnySchema,
+  B extends AnySchema = AnySchema,
+> {
+  /** The file's path under the site root, e.g. `/api/v1/products/[product_id]`. */
+  path: string
+  summary: string
+  description?: string
+  tags: string[]
+  auth: AuthRequirement
+  /** Named policy from lib/platform/ratelimit; `false` for none. Default `default`. */
+  rateLimit?: PolicyName | false
+  params?: P
+  query?: Q
+  body?: B
+  /** Raw body instead of JSON (webhooks verify signatures over the exact bytes). */
+  rawBody?: boolean
+  /** Schema of the success response, for the OpenAPI document. */
+  response?: AnySchema
+  /** Success status for the OpenAPI document (default 200). */
+  status?: number
+  /** Content type of the success response when not JSON (e.g. Prometheus text). */
+  responseContentType?: string
+  /** Other documented responses besides the standard problem responses. */
+  responses?: Record<number, string>
+  /** Set false for routes that must not touch the database before their handler runs. */
+  db?: boolean
+}
+
+export interface Ctx<P, Q, B> {
+  request: Request
+  requestId: string
+  url: URL
+  params: P
+  query: Q
+  body: B
+  rawBody: string
+  db: Db
+  principal: Principal | null
+  ip: string
+  userAgent: string | null
+}
+
+type Out<S> = S extends AnySchema ? z.output<S> : undefined
+
+export type Handler = ((request: Request) => Promise<Response>) & {
+  spec: RouteSpec
+  method?: string
+}
+
+let missingLogged = false
+
+export function route<P extends AnySchema, Q extends AnySchema, B extends AnySchema>(
+  spec: RouteSpec<P, Q, B>,
+  handler: (ctx: Ctx<Out<P>, Out<Q>, Out<B>>) => Promise<Response>,
+): Handler {
+  const pattern = compilePath(spec.path)
+  const fn = async (request: Request): Promise<Response> => {
+    const started = nowMs()
+    const requestId = newRequestId()
+    let principal: Principal | null = null
+    let response: Response
+    try {
+      response = await run(spec, pattern, handler, request, requestId, (p) => {
+        principal = p
+      })
+    } catch (err) {
+      response = errorToResponse(err, requestId)
+      if (!(err instanceof ProblemError)) {
+        log.error('unhandled error', { request_id: requestId, route: spec.path, err: describe(err) })
+      }
+    }
+    finish(response, requestId)
+    const ms = nowMs() - started
+    const userId = (principal as Principal | null)?.userId ?? null
+    log.info('request', {
+      request_id: requestId,
+      method: request.method,
+      route: spec.path,
+      status: response.status,
+      ms,
+      user_id: userId,
+    })
+    afterResponse(() => recordRequest(spec.path, request.method, response.status, ms, requestId))
+    return response
+  }
+  return Object.assign(fn, { spec: spec as RouteSpec })
+}
+
+async function run<P extends AnySchema, Q extends AnySchema, B extends AnySchema>(
+  spec: RouteSpec<P, Q, B>,
+  pattern: PathPattern,
+  handler: (ctx: Ctx<Out<P>, Out<Q>, Out<B>>) => Promise<Response>,
+  request: Request,
+  requestId: string,
+  setPrincipal: (p: Principal | null) => void,
+): Promise<Response> {
+  const missing = safeMissingSettings()
+  if (missing.length) {
+    if (!missingLogged) log.error('refusing to serve: missing required settings', { settings: missing })
+    missingLogged = true
+    return problemResponse(
+      503,
+      'missing_configuration',
+      `This deployment is missing required settings: ${missing.join(', ')}.`,
+      requestId,
+      { missing_settings: missing },
+    )
+  }
+
+  const url = new URL(request.url)
+  const ip = clientIp(request)
+  let limitHeaders: Record<string, string> = {}
+  const policyName = spec.rateLimit ?? 'default'
+  if (policyName && rateLimitsEnabled()) {
+    const r = await hit(policyName, `ip:${ip}`)
+    limitHeaders = rateLimitHeaders(r)
+    if (!r.allowed) {
+      throw new ProblemError(429, 'rate_limited', 'Too many requests; try again later.', {
+        headers: limitHeaders,
+      })
+    }
+  }
+
+  const rawParams = matchPath(pattern, url.pathname) ?? {}
+  const params = spec.params ? validate(spec.params, rawParams, 'params') : rawParams
+  const query = spec.query ? validate(spec.query, queryObject(url, pattern.params), 'query') : {}
+
+  let rawBody = ''
+  let body: unknown
+  if (spec.body || spec.rawBody) {
+    rawBody = await readBody(request, env().MAX_BODY_BYTES)
+    if (spec.body) {
+      const type = request.headers.get('content-type') ?? ''
+      if (rawBody !== '' && !/^application\/([\w.+-]+\+)?json\b/i.test(type)) {
+        throw new ProblemError(415, 'unsupported_media_type', 'Send the body as application/json.')
+      }
+      body = validate(spec.body, parseJson(rawBody), 'body')
+    }
+  }
+
+  const open = spec.auth === 'public' || spec.auth === 'optional'
+  const db = spec.db !== false || !open ? await getDb() : (undefined as unknown as Db)
+  const principal =
+    spec.auth === 'public'
+      ? null
+      : spec.auth === 'optional'
+        ? await optionalPrincipal(request)
+        : await authorize(spec.auth, request, db)
+  setPrincipal(principal)
+
+  const response = await handler({
+    request,
+    requestId,
+    url,
+    params: params as Out<P>,
+    query: query as Out<Q>,
+    body: body as Out<B>,
+    rawBody,
+    db,
+    principal,
+    ip,
+    userAgent: userAgent(request),
+  })
+  for (const [k, v] of Object.entries(limitHeaders)) response.headers.set(k, v)
+  return response
+}
+
+async function optionalPrincipal(request: Request): Promise<Principal | null> {
+  if (!request.headers.get('authorization')) return null
+  try {
+    return await authenticate(request, await getDb())
+  } catch {
+    return null
+  }
+}
+
+async function authorize(req: AuthRequirement, request: Request, db: Db): Promise<Principal> {
+  const principal = await authenticate(request, db)
+  if (!principal) throw unauthorized()
+  if (typeof req === 'string') return principal
+  if ('role' in req) {
+    const roles = typeof req.role === 'string' ? [req.role] : req.role
+    if (!roles.includes(principal.role)) throw forbidden()
+  } else if (!principal.permissions.has(req.permission)) {
+    throw forbidden(`This needs the ${req.permission} permission.`)
+  }
+  return principal
+}
+
+function safeMissingSettings(): string[] {
+  try {
+    return missingRequiredSettings()
+  } catch (err) {
+    if (err instanceof ConfigError) return err.settings
+    throw err
+  }
+}
+
+function finish(response: Response, requestId: string): void {
+  const h = response.headers
+  h.set('x-request-id', requestId)
+  if (!h.has('cache-control')) h.set('cache-control', 'no-store')
+  h.set('x-content-type-options', 'nosniff')
+}
+
+function describe(err: unknown): Record<string, unknown> {
+  return err instanceof Error
+    ? { name: err.name, message: err.message, stack: err.stack }
+    : { value: String(err) }
+}
+
+// Response helpers: the one way handlers answer.
+export function json(data: unknown, status = 200, headers: Record<string, string> = {}): Response {
+  return new Response(JSON.stringify(data), {
+    status,
+    headers: { 'content-type': 'application/json; charset=utf-8', ...headers },
+  })
+}
+
+export function noContent(headers: Record<string, string> = {}): Response {
+  return new Response(null, { status: 204, headers })
+}

@@ -1,0 +1,60 @@
+import type { z } from 'zod'
+import { type FieldError, ProblemError, unprocessable } from './errors.js'
+
+export function issuesToFieldErrors(issues: readonly z.core.$ZodIssue[], prefix?: string): FieldError[] {
+  return issues.map((i) => ({
+    path: [prefix, ...i.path.map(String)].filter((s) => s !== undefined && s !== '').join('.'),
+    message: i.message,
+    code: i.code,
+  }))
+}
+
+export function validate<T extends z.ZodType>(schema: T, input: unknown, where: string): z.output<T> {
+  const r = schema.safeParse(input)
+  if (r.success) return r.data
+  throw unprocessable(issuesToFieldErrors(r.error.issues, where === 'body' ? undefined : where))
+}
+
+/** Query string as an object; a repeated key becomes an array. */
+export function queryObject(url: URL, drop: readonly string[]): Record<string, string | string[]> {
+  const out: Record<string, string | string[]> = {}
+  for (const [k, v] of url.searchParams) {
+    if (drop.includes(k)) continue
+    const prev = out[k]
+    out[k] = prev === undefined ? v : Array.isArray(prev) ? [...prev, v] : [prev, v]
+  }
+  return out
+}
+
+/** Read a body up to `max` bytes; more is a 413 without buffering the rest. */
+export async function readBody(request: Request, max: number): Promise<string> {
+  const declared = Number(request.headers.get('content-length') ?? Number.NaN)
+  if (declared > max) throw tooLarge(max)
+  if (!request.body) return ''
+  const reader = request.body.getReader()
+  const chunks: Uint8Array[] = []
+  let size = 0
+  for (;;) {
+    const { done, value } = await reader.read()
+    if (done) break
+    size += value.byteLength
+    if (size > max) {
+      await reader.cancel()
+      throw tooLarge(max)
+    }
+    chunks.push(value)
+  }
+  return Buffer.concat(chunks).toString('utf8')
+}
+
+const tooLarge = (max: number) =>
+  new ProblemError(413, 'payload_too_large', `The request body is larger than ${max} bytes.`)
+
+export function parseJson(text: string): unknown {
+  if (text.trim() === '') return undefined
+  try {
+    return JSON.parse(text)
+  } catch {
+    throw new ProblemError(400, 'malformed_json', 'The request body is not valid JSON.')
+  }
+}

@@ -1,0 +1,132 @@
+import { z } from 'zod'
+
+// Every setting the product reads, validated once. Optional in development; a deployed environment
+// (VERCEL_ENV production/preview or NODE_ENV=production) requires the ones in REQUIRED_WHEN_DEPLOYED.
+
+const bool = (fallback: boolean) =>
+  z
+    .enum(['true', 'false', '1', '0', 'yes', 'no', 'on', 'off'])
+    .optional()
+    .transform((v) => (v === undefined ? fallback : ['true', '1', 'yes', 'on'].includes(v)))
+
+const int = (fallback: number, min = 0) => z.coerce.number().int().min(min).optional().default(fallback)
+const optionalString = z
+  .string()
+  .optional()
+  .transform((v) => (v === undefined || v.trim() === '' ? undefined : v.trim()))
+
+const EnvSchema = z.object({
+  NODE_ENV: optionalString,
+  VERCEL_ENV: optionalString,
+  VERCEL: optionalString,
+  APP_VERSION: optionalString,
+  VERCEL_GIT_COMMIT_SHA: optionalString,
+
+  DATABASE_URL: optionalString,
+  DATABASE_URL_UNPOOLED: optionalString,
+  PGLITE_DATA_DIR: z.string().optional().default('.data/pglite'),
+  NEON_WS_PROXY: optionalString,
+
+  UPSTASH_REDIS_REST_URL: optionalString,
+  UPSTASH_REDIS_REST_TOKEN: optionalString,
+  REDIS_PREFIX: z.string().optional().default('commerce:'),
+  RATE_LIMITS: z.enum(['on', 'off']).optional().default('on'),
+
+  JWT_SECRET: optionalString,
+  JWT_SECRET_PREVIOUS: optionalString,
+  JWT_ALGORITHM: z.literal('HS256').optional().default('HS256'),
+  ACCESS_TOKEN_EXPIRE_MINUTES: int(15, 1),
+  REFRESH_TOKEN_EXPIRE_DAYS: int(30, 1),
+  MFA_ISSUER_NAME: z.string().optional().default('Commerce API'),
+  PASSWORD_MIN_LENGTH: int(8, 8),
+  MAX_LOGIN_ATTEMPTS: int(5, 1),
+  ACCOUNT_LOCKOUT_DURATION: int(1800, 1),
+
+  APP_URL: z.string().optional().default('http://localhost:3000'),
+  CORS_ORIGINS: optionalString,
+  SHOP_CURRENCY: z
+    .string()
+    .regex(/^[A-Z]{3}$/)
+    .optional()
+    .default('USD'),
+  PRICES_INCLUDE_TAX: bool(false),
+  MAX_BODY_BYTES: int(1_000_000, 1024),
+
+  STRIPE_SECRET_KEY: optionalString,
+  STRIPE_WEBHOOK_SECRET: optionalString,
+  STRIPE_PUBLISHABLE_KEY: optionalString,
+  STRIPE_API_BASE: z.string().optional().default('https://api.stripe.com'),
+  SHIPPO_API_KEY: optionalString,
+  SHIPPO_WEBHOOK_SECRET: optionalString,
+  SHIPPO_API_BASE: z.string().optional().default('https://api.goshippo.com'),
+  RESEND_API_KEY: optionalString,
+  RESEND_API_BASE: z.string().optional().default('https://api.resend.com'),
+  FROM_EMAIL: z.string().optional().default('Shop <no-reply@example.com>'),
+
+  CRON_SECRET: optionalString,
+  METRICS_TOKEN: optionalString,
+  SENTRY_DSN: optionalString,
+  LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error', 'silent']).optional().default('info'),
+})
+
+export type Env = z.infer<typeof EnvSchema>
+
+let cached: Env | undefined
+
+/** The validated environment. A malformed value throws at first use, naming the setting. */
+export function env(): Env {
+  if (cached) return cached
+  const parsed = EnvSchema.safeParse(process.env)
+  if (!parsed.success) {
+    const names = parsed.error.issues.map((i) => i.path.join('.')).join(', ')
+    throw new ConfigError(
+      `invalid setting(s): ${names}`,
+      parsed.error.issues.map((i) => String(i.path[0])),
+    )
+  }
+  if (parsed.data.RATE_LIMITS === 'off' && parsed.data.NODE_ENV === 'production') {
+    throw new ConfigError('RATE_LIMITS=off is refused when NODE_ENV=production', ['RATE_LIMITS'])
+  }
+  cached = parsed.data
+  return cached
+}
+
+/** Forget the parsed environment (tests and scripts that change process.env). */
+export function resetEnv(): void {
+  cached = undefined
+}
+
+export class ConfigError extends Error {
+  constructor(
+    message: string,
+    readonly settings: string[],
+  ) {
+    super(message)
+  }
+}
+
+/** A deployed environment never falls back to the embedded database or the in-process store. */
+export function isDeployed(e: Env = env()): boolean {
+  return e.VERCEL_ENV === 'production' || e.VERCEL_ENV === 'preview' || e.NODE_ENV === 'production'
+}
+
+/** Settings a deployed function cannot serve without, in the order they are reported. */
+export function missingRequiredSettings(e: Env = env()): string[] {
+  if (!isDeployed(e)) return []
+  const missing: string[] = []
+  if (!e.DATABASE_URL) missing.push('DATABASE_URL')
+  if (!e.JWT_SECRET || Buffer.byteLength(e.JWT_SECRET) < 32) missing.push('JWT_SECRET')
+  if (!e.UPSTASH_REDIS_REST_URL) missing.push('UPSTASH_REDIS_REST_URL')
+  if (!e.UPSTASH_REDIS_REST_TOKEN) missing.push('UPSTASH_REDIS_REST_TOKEN')
+  if (!e.CRON_SECRET) missing.push('CRON_SECRET')
+  return missing
+}
+
+export function appVersion(e: Env = env()): string {
+  return e.APP_VERSION ?? e.VERCEL_GIT_COMMIT_SHA?.slice(0, 7) ?? process.env.npm_package_version ?? '0.1.0'
+}
+
+/** Development falls back to a fixed, loudly-named secret; deployed environments require JWT_SECRET. */
+export function jwtSecret(e: Env = env()): string {
+  return e.JWT_SECRET ?? 'dev-only-insecure-jwt-secret-change-me-0123456789'
+}

@@ -1,0 +1,152 @@
+import { Registry } from 'prom-client'
+import { log } from './logger.js'
+import { kv } from './redis.js'
+
+// Metrics aggregated across function instances: every instance adds to Redis hashes (in-process in
+// development) after its response; /metrics reads them back and renders Prometheus text with prom-client.
+
+type Labels = Record<string, string>
+
+interface MetricDef {
+  name: string
+  help: string
+  type: 'counter' | 'histogram' | 'gauge'
+  labels: readonly string[]
+  /** Histogram bucket upper bounds, in the metric's unit. */
+  buckets?: readonly number[]
+}
+
+const defs = new Map<string, MetricDef>()
+const key = (name: string) => `metrics:${name}`
+const SEP = '\u001f'
+
+function define(def: MetricDef): MetricDef {
+  defs.set(def.name, def)
+  return def
+}
+
+export const defineCounter = (name: string, help: string, labels: readonly string[]) =>
+  define({ name, help, type: 'counter', labels })
+export const defineHistogram = (name: string, help: string, labels: readonly string[], buckets: number[]) =>
+  define({ name, help, type: 'histogram', labels, buckets })
+
+const labelField = (def: MetricDef, labels: Labels) => def.labels.map((l) => labels[l] ?? '').join(SEP)
+
+export type Increment = readonly [key: string, field: string, by: number]
+
+export function counterIncrement(def: MetricDef, labels: Labels, by = 1): Increment[] {
+  return [[key(def.name), labelField(def, labels), by]]
+}
+
+/** Histograms keep per-bucket counts (non-cumulative), a count and a sum scaled by 1000 (integers). */
+export function histogramIncrements(def: MetricDef, labels: Labels, value: number): Increment[] {
+  const base = labelField(def, labels)
+  const bucket = def.buckets!.find((b) => value <= b)
+  return [
+    [key(def.name), `${base}${SEP}le=${bucket ?? '+Inf'}`, 1],
+    [key(def.name), `${base}${SEP}count`, 1],
+    [key(def.name), `${base}${SEP}sum`, Math.round(value * 1000)],
+  ]
+}
+
+/** One Redis round trip for any number of increments; failures are logged, never thrown. */
+export async function record(increments: Increment[]): Promise<void> {
+  try {
+    await kv().hincrby(increments)
+  } catch (err) {
+    log.warn('metrics write failed', { err })
+  }
+}
+
+export const httpRequests = defineCounter(
+  'http_requests_total',
+  'HTTP requests by route, method and status',
+  ['method', 'route', 'status'],
+)
+export const httpDuration = defineHistogram(
+  'http_request_duration_seconds',
+  'HTTP request duration by route and method',
+  ['method', 'route'],
+  [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+)
+
+export interface RecentError {
+  at: string
+  method: string
+  route: string
+  status: number
+  request_id: string
+}
+export const RECENT_ERRORS_KEY = 'status:recent_errors'
+
+export async function recordRequest(
+  route: string,
+  method: string,
+  status: number,
+  ms: number,
+  requestId: string,
+): Promise<void> {
+  await record([
+    ...counterIncrement(httpRequests, { method, route, status: String(status) }),
+    ...histogramIncrements(httpDuration, { method, route }, ms / 1000),
+  ])
+  if (status >= 500) {
+    const entry: RecentError = { at: new Date().toISOString(), method, route, status, request_id: requestId }
+    await kv()
+      .pushCapped(RECENT_ERRORS_KEY, entry, 20)
+      .catch((err) => log.warn('recent error write failed', { err }))
+  }
+}
+
+/** Prometheus text exposition of every defined metric. */
+export async function renderMetrics(extra: MetricDef[] = []): Promise<{ body: string; contentType: string }> {
+  const registry = new Registry()
+  const all = [...defs.values(), ...extra]
+  const hashes = await Promise.all(all.map((d) => kv().hgetall(key(d.name))))
+  all.forEach((def, i) => {
+    const values = def.type === 'histogram' ? histogramValues(def, hashes[i]!) : plainValues(def, hashes[i]!)
+    registry.registerMetric({
+      name: def.name,
+      get: async () => ({ name: def.name, help: def.help, type: def.type, values, aggregator: 'sum' }),
+    } as never)
+  })
+  return { body: await registry.metrics(), contentType: registry.contentType }
+}
+
+const parseLabels = (def: MetricDef, parts: string[]): Labels =>
+  Object.fromEntries(def.labels.map((l, i) => [l, parts[i] ?? '']))
+
+function plainValues(def: MetricDef, hash: Record<string, number>) {
+  return Object.entries(hash).map(([field, value]) => ({ labels: parseLabels(def, field.split(SEP)), value }))
+}
+
+function histogramValues(def: MetricDef, hash: Record<string, number>) {
+  const series = new Map<
+    string,
+    { labels: Labels; buckets: Map<string, number>; count: number; sum: number }
+  >()
+  for (const [field, value] of Object.entries(hash)) {
+    const parts = field.split(SEP)
+    const kind = parts.pop()!
+    const id = parts.join(SEP)
+    let s = series.get(id)
+    if (!s) {
+      s = { labels: parseLabels(def, parts), buckets: new Map(), count: 0, sum: 0 }
+      series.set(id, s)
+    }
+    if (kind === 'count') s.count = value
+    else if (kind === 'sum') s.sum = value / 1000
+    else s.buckets.set(kind.slice(3), value)
+  }
+  const out: Array<{ labels: Labels; value: number; metricName: string }> = []
+  for (const s of series.values()) {
+    let cumulative = 0
+    for (const b of [...def.buckets!.map(String), '+Inf']) {
+      cumulative += s.buckets.get(b) ?? 0
+      out.push({ labels: { ...s.labels, le: b }, value: cumulative, metricName: `${def.name}_bucket` })
+    }
+    out.push({ labels: s.labels, value: s.sum, metricName: `${def.name}_sum` })
+    out.push({ labels: s.labels, value: s.count, metricName: `${def.name}_count` })
+  }
+  return out
+}

@@ -1,0 +1,62 @@
+import { z } from 'zod'
+import { env } from './env.js'
+
+// The one money helper. The database holds integer minor units; the API speaks decimal major units
+// (29.99 for USD, 1500 for JPY, 1.250 for KWD). Arithmetic is integer-only; an amount with more decimals
+// than the currency allows is refused, never rounded.
+
+const exponents = new Map<string, number>()
+
+export function currencyExponent(currency: string = env().SHOP_CURRENCY): number {
+  let e = exponents.get(currency)
+  if (e === undefined) {
+    e =
+      new Intl.NumberFormat('en', { style: 'currency', currency }).resolvedOptions().maximumFractionDigits ??
+      2
+    exponents.set(currency, e)
+  }
+  return e
+}
+
+/** Minor units -> major units as a JSON number (exact for every amount below 2^53 minor units). */
+export function toMajor(minor: number, currency?: string): number {
+  return minor / 10 ** currencyExponent(currency)
+}
+
+export class MoneyFormatError extends Error {}
+
+/** Major units (number or decimal string) -> minor units; throws MoneyFormatError when not exact. */
+export function toMinor(value: number | string, currency?: string): number {
+  const exp = currencyExponent(currency)
+  const text = typeof value === 'number' ? numberToPlain(value) : value.trim()
+  const m = text.match(/^(-)?(\d+)(?:\.(\d+))?$/)
+  if (!m) throw new MoneyFormatError('not a decimal amount')
+  const [, sign, whole, frac = ''] = m
+  const trimmed = frac.replace(/0+$/, '')
+  if (trimmed.length > exp) throw new MoneyFormatError(`more than ${exp} decimal places`)
+  const minor = BigInt(whole!) * 10n ** BigInt(exp) + BigInt(trimmed.padEnd(exp, '0') || '0')
+  if (minor > BigInt(Number.MAX_SAFE_INTEGER)) throw new MoneyFormatError('amount too large')
+  return Number(sign ? -minor : minor)
+}
+
+function numberToPlain(n: number): string {
+  if (!Number.isFinite(n)) return 'NaN'
+  const s = String(n)
+  return /e/i.test(s) ? n.toFixed(20).replace(/\.?0+$/, '') : s
+}
+
+/** Zod field for a non-negative money amount in major units; outputs minor units. */
+export const moneyField = () =>
+  z.union([z.number(), z.string()]).transform((v, ctx) => {
+    try {
+      const minor = toMinor(v)
+      if (minor < 0) throw new MoneyFormatError('must not be negative')
+      return minor
+    } catch (err) {
+      ctx.addIssue({
+        code: 'custom',
+        message: `Invalid amount for ${env().SHOP_CURRENCY}: ${(err as Error).message}`,
+      })
+      return z.NEVER
+    }
+  })

@@ -1,0 +1,152 @@
+import { Redis } from '@upstash/redis'
+import { nowMs } from './clock.js'
+import { env, isDeployed } from './env.js'
+
+// What may be lost or rebuilt lives here: session-state cache, metric counters, short caches.
+// Upstash when configured; otherwise an in-process store with the same behaviour (one process only).
+
+export interface KeyValueStore {
+  readonly kind: 'upstash' | 'memory'
+  get<T>(key: string): Promise<T | null>
+  set(key: string, value: unknown, ttlSeconds?: number): Promise<void>
+  del(...keys: string[]): Promise<void>
+  /** Many hash increments in one round trip. */
+  hincrby(entries: ReadonlyArray<readonly [key: string, field: string, by: number]>): Promise<void>
+  hgetall(key: string): Promise<Record<string, number>>
+  /** Prepend to a list and keep its newest `max` entries. */
+  pushCapped(key: string, value: unknown, max: number): Promise<void>
+  list<T>(key: string, count: number): Promise<T[]>
+  ping(): Promise<void>
+}
+
+class UpstashStore implements KeyValueStore {
+  readonly kind = 'upstash' as const
+  constructor(
+    readonly client: Redis,
+    private readonly prefix: string,
+  ) {}
+  private k(key: string) {
+    return this.prefix + key
+  }
+  async get<T>(key: string) {
+    return (await this.client.get<T>(this.k(key))) ?? null
+  }
+  async set(key: string, value: unknown, ttlSeconds?: number) {
+    if (ttlSeconds) await this.client.set(this.k(key), value, { ex: ttlSeconds })
+    else await this.client.set(this.k(key), value)
+  }
+  async del(...keys: string[]) {
+    if (keys.length) await this.client.del(...keys.map((k) => this.k(k)))
+  }
+  async hincrby(entries: ReadonlyArray<readonly [string, string, number]>) {
+    if (!entries.length) return
+    const p = this.client.pipeline()
+    for (const [key, field, by] of entries) p.hincrby(this.k(key), field, by)
+    await p.exec()
+  }
+  async hgetall(key: string) {
+    const raw = (await this.client.hgetall<Record<string, unknown>>(this.k(key))) ?? {}
+    return Object.fromEntries(Object.entries(raw).map(([f, v]) => [f, Number(v)]))
+  }
+  async pushCapped(key: string, value: unknown, max: number) {
+    const p = this.client.pipeline()
+    p.lpush(this.k(key), JSON.stringify(value))
+    p.ltrim(this.k(key), 0, max - 1)
+    await p.exec()
+  }
+  async list<T>(key: string, count: number) {
+    const raw = await this.client.lrange<unknown>(this.k(key), 0, count - 1)
+    return raw.map((r) => (typeof r === 'string' ? JSON.parse(r) : r) as T)
+  }
+  async ping() {
+    await this.client.ping()
+  }
+}
+
+interface Entry {
+  value: unknown
+  expiresAt?: number
+}
+
+export class MemoryStore implements KeyValueStore {
+  readonly kind = 'memory' as const
+  private data = new Map<string, Entry>()
+  private live(key: string): Entry | undefined {
+    const e = this.data.get(key)
+    if (e?.expiresAt !== undefined && e.expiresAt <= nowMs()) {
+      this.data.delete(key)
+      return undefined
+    }
+    return e
+  }
+  async get<T>(key: string) {
+    const v = this.live(key)?.value
+    return v === undefined ? null : (structuredClone(v) as T)
+  }
+  async set(key: string, value: unknown, ttlSeconds?: number) {
+    this.data.set(key, {
+      value: structuredClone(value),
+      expiresAt: ttlSeconds ? nowMs() + ttlSeconds * 1000 : undefined,
+    })
+  }
+  async del(...keys: string[]) {
+    for (const k of keys) this.data.delete(k)
+  }
+  async hincrby(entries: ReadonlyArray<readonly [string, string, number]>) {
+    for (const [key, field, by] of entries) {
+      const h = (this.live(key)?.value as Record<string, number> | undefined) ?? {}
+      h[field] = (h[field] ?? 0) + by
+      this.data.set(key, { value: h })
+    }
+  }
+  async hgetall(key: string) {
+    return { ...((this.live(key)?.value as Record<string, number> | undefined) ?? {}) }
+  }
+  async pushCapped(key: string, value: unknown, max: number) {
+    const l = [structuredClone(value), ...((this.live(key)?.value as unknown[] | undefined) ?? [])]
+    this.data.set(key, { value: l.slice(0, max) })
+  }
+  async list<T>(key: string, count: number) {
+    return ((this.live(key)?.value as T[] | undefined) ?? []).slice(0, count)
+  }
+  async ping() {}
+}
+
+let store: KeyValueStore | undefined
+let upstash: Redis | undefined
+
+export function redisConfigured(): boolean {
+  const e = env()
+  return Boolean(e.UPSTASH_REDIS_REST_URL && e.UPSTASH_REDIS_REST_TOKEN)
+}
+
+/** The raw Upstash client (for @upstash/ratelimit), or undefined in embedded mode. */
+export function upstashClient(): Redis | undefined {
+  if (!redisConfigured()) return undefined
+  if (!upstash) {
+    const e = env()
+    upstash = new Redis({
+      url: e.UPSTASH_REDIS_REST_URL!,
+      token: e.UPSTASH_REDIS_REST_TOKEN!,
+      // Fail fast: Redis is a cache here, Postgres answers when it is slow.
+      retry: { retries: 1, backoff: () => 50 },
+      signal: () => AbortSignal.timeout(2000),
+    })
+  }
+  return upstash
+}
+
+export function kv(): KeyValueStore {
+  if (store) return store
+  const client = upstashClient()
+  if (client) store = new UpstashStore(client, env().REDIS_PREFIX)
+  else if (isDeployed()) throw new Error('Upstash settings are required in a deployed environment')
+  else store = new MemoryStore()
+  return store
+}
+
+/** Tests and scripts: drop the cached clients so the next call reads the environment again. */
+export function resetKv(): void {
+  store = undefined
+  upstash = undefined
+}

@@ -1,0 +1,84 @@
+import { sql } from 'drizzle-orm'
+import { userActivities, userProfiles, users } from '../../db/schema/index.js'
+import { hashPassword, PASSWORD_MAX_LENGTH } from '../auth/password.js'
+import type { Role } from '../auth/permissions.js'
+import { now } from '../platform/clock.js'
+import type { Db } from '../platform/db.js'
+import { env } from '../platform/env.js'
+
+export const normaliseEmail = (email: string): string => email.trim().toLowerCase()
+
+export class AccountError extends Error {
+  constructor(
+    readonly code: 'email_taken' | 'weak_password' | 'invalid_email',
+    message: string,
+  ) {
+    super(message)
+  }
+}
+
+export function passwordProblem(password: string): string | null {
+  const min = env().PASSWORD_MIN_LENGTH
+  if (password.length < min) return `must be at least ${min} characters`
+  if (password.length > PASSWORD_MAX_LENGTH) return `must be at most ${PASSWORD_MAX_LENGTH} characters`
+  return null
+}
+
+export async function findUserIdByEmail(db: Db, email: string): Promise<string | null> {
+  const rows = await db
+    .select({ id: users.id })
+    .from(users)
+    .where(sql`lower(${users.email}) = ${normaliseEmail(email)}`)
+    .limit(1)
+  return rows[0]?.id ?? null
+}
+
+/**
+ * Create a verified account with a role (admin tooling: first admin, `npm run user:create`).
+ * One transaction: the user, an empty profile and an activity entry.
+ */
+export async function createAccount(
+  db: Db,
+  input: {
+    email: string
+    password: string
+    role: Role
+    firstName?: string
+    lastName?: string
+    actorId?: string
+  },
+): Promise<{ id: string; email: string }> {
+  const email = normaliseEmail(input.email)
+  if (!/^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(email))
+    throw new AccountError('invalid_email', 'not a valid email address')
+  const weak = passwordProblem(input.password)
+  if (weak) throw new AccountError('weak_password', `password ${weak}`)
+  if (await findUserIdByEmail(db, email))
+    throw new AccountError('email_taken', `${email} already has an account`)
+  const passwordHash = await hashPassword(input.password)
+  return db.transaction(async (tx) => {
+    const [user] = await tx
+      .insert(users)
+      .values({
+        email,
+        passwordHash,
+        role: input.role,
+        firstName: input.firstName ?? null,
+        lastName: input.lastName ?? null,
+        isVerified: true,
+        emailVerifiedAt: now(),
+        passwordChangedAt: now(),
+      })
+      .returning({ id: users.id, email: users.email })
+    await tx.insert(userProfiles).values({ userId: user!.id })
+    await tx.insert(userActivities).values({
+      userId: user!.id,
+      actorId: input.actorId ?? null,
+      action: 'user.created',
+      resource: 'user',
+      resourceId: user!.id,
+      metadata: { role: input.role, via: 'admin_tooling' },
+    })
+    return user!
+  })
+}

@@ -1,0 +1,53 @@
+// `npm run dev`: the API on http://localhost:$PORT (default 3000), served from the same api/ files Vercel
+// deploys. Without DATABASE_URL it uses the embedded PGlite in PGLITE_DATA_DIR, migrated and seeded.
+import { fileURLToPath } from 'node:url'
+import { serve } from '@hono/node-server'
+import { setSocketAddress } from '../lib/http/client.js'
+import { createRouter, loadRoutes } from '../lib/http/router.js'
+import { getDb } from '../lib/platform/db.js'
+import { env } from '../lib/platform/env.js'
+import { log } from '../lib/platform/logger.js'
+import { ensureAdmin, seedDemoCatalog } from '../lib/seed/demo.js'
+
+const root = fileURLToPath(new URL('..', import.meta.url))
+const port = Number(process.env.PORT ?? 3000)
+
+const routes = await loadRoutes(root)
+const router = createRouter(routes)
+
+const db = await getDb()
+const embedded = !env().DATABASE_URL
+if (embedded) {
+  const seeded = await seedDemoCatalog(db)
+  const admin = await ensureAdmin(db, {
+    email: process.env.ADMIN_EMAIL ?? 'admin@example.com',
+    password: process.env.ADMIN_PASSWORD ?? 'change-me-admin-password',
+  })
+  if (seeded) log.info('seeded the demo catalog')
+  console.log(
+    admin.created
+      ? `Admin account: ${admin.email} with the password from ADMIN_PASSWORD (default "change-me-admin-password").`
+      : `Admin account: ${admin.email} (already existed; its password is unchanged).`,
+  )
+}
+
+const server = serve({
+  port,
+  fetch: (request: Request, nodeEnv: { incoming?: { socket?: { remoteAddress?: string } } }) => {
+    setSocketAddress(request, nodeEnv.incoming?.socket?.remoteAddress)
+    return router(request)
+  },
+})
+
+console.log(
+  `Commerce API on http://localhost:${port}/api/v1/health (${routes.length} routes; database: ${
+    embedded ? `embedded PGlite in ${env().PGLITE_DATA_DIR}` : 'DATABASE_URL'
+  }). Sign in with POST /api/v1/auth/login once the auth routes exist.`,
+)
+
+const stop = () => {
+  server.close()
+  process.exit(0)
+}
+process.on('SIGINT', stop)
+process.on('SIGTERM', stop)

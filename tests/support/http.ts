@@ -1,0 +1,52 @@
+import { fileURLToPath } from 'node:url'
+import { createRouter, loadRoutes, type RouteFile } from '../../lib/http/router.js'
+import { flushBackground } from '../../lib/platform/background.js'
+
+// In-process calls through the same file-system router the dev server uses.
+export const ROOT = fileURLToPath(new URL('../..', import.meta.url))
+
+let routes: Promise<RouteFile[]> | undefined
+export const allRoutes = (): Promise<RouteFile[]> => {
+  routes ??= loadRoutes(ROOT)
+  return routes
+}
+
+export interface CallOptions {
+  body?: unknown
+  rawBody?: string
+  token?: string
+  headers?: Record<string, string>
+}
+
+export interface CallResult {
+  status: number
+  headers: Headers
+  text: string
+  /** Parsed JSON body (problem+json included), or undefined. */
+  body: any
+}
+
+export async function request(method: string, path: string, opts: CallOptions = {}): Promise<Response> {
+  const headers = new Headers(opts.headers)
+  if (opts.token) headers.set('authorization', `Bearer ${opts.token}`)
+  let body: string | undefined = opts.rawBody
+  if (opts.body !== undefined) {
+    body = JSON.stringify(opts.body)
+    if (!headers.has('content-type')) headers.set('content-type', 'application/json')
+  }
+  const router = createRouter(await allRoutes())
+  return router(new Request(new URL(path, 'http://localhost'), { method, headers, body }))
+}
+
+export async function call(method: string, path: string, opts: CallOptions = {}): Promise<CallResult> {
+  const res = await request(method, path, opts)
+  const text = await res.text()
+  await flushBackground()
+  const type = res.headers.get('content-type') ?? ''
+  return {
+    status: res.status,
+    headers: res.headers,
+    text,
+    body: /json/.test(type) && text ? JSON.parse(text) : undefined,
+  }
+}

@@ -1,0 +1,57 @@
+import { randomBytes } from 'node:crypto'
+import { readFileSync } from 'node:fs'
+import { afterAll, afterEach, inject } from 'vitest'
+import { flushBackground } from '../../lib/platform/background.js'
+import { closeDatabase, setDatabase } from '../../lib/platform/db.js'
+import { resetEnv } from '../../lib/platform/env.js'
+import { resetRateLimits } from '../../lib/platform/ratelimit.js'
+import { resetKv } from '../../lib/platform/redis.js'
+import { withDatabase } from './services.js'
+
+// Per test file: a fresh, already-migrated database of its own, and its own Redis key prefix.
+const services = inject('services')
+const fileId = randomBytes(5).toString('hex')
+let dropDatabase: (() => Promise<void>) | undefined
+
+process.env.REDIS_PREFIX = `test:${fileId}:`
+delete process.env.DATABASE_URL
+delete process.env.UPSTASH_REDIS_REST_URL
+delete process.env.UPSTASH_REDIS_REST_TOKEN
+delete process.env.METRICS_TOKEN
+
+if (services) {
+  const { Pool } = await import('@neondatabase/serverless')
+  const { configureNeonDriver } = await import('../../lib/platform/db.js')
+  await configureNeonDriver(services.wsProxy)
+  const name = `commerce_test_${fileId}`
+  const admin = new Pool({ connectionString: services.pgUrl, max: 1 })
+  await admin.query(`create database ${name} template ${services.template}`)
+  process.env.DATABASE_URL = withDatabase(services.pgUrl, name)
+  process.env.NEON_WS_PROXY = services.wsProxy
+  process.env.UPSTASH_REDIS_REST_URL = services.upstashUrl
+  process.env.UPSTASH_REDIS_REST_TOKEN = services.upstashToken
+  dropDatabase = async () => {
+    await admin.query(`drop database if exists ${name} with (force)`)
+    await admin.end()
+  }
+} else {
+  const { PGlite } = await import('@electric-sql/pglite')
+  const { drizzle } = await import('drizzle-orm/pglite')
+  const schema = await import('../../db/schema/index.js')
+  const snapshot = readFileSync(inject('pgliteSnapshot'))
+  const client = new PGlite({ loadDataDir: new Blob([snapshot]) })
+  setDatabase(drizzle({ client, schema }) as never, 'pglite', () => client.close())
+}
+resetEnv()
+resetKv()
+
+afterEach(async () => {
+  await flushBackground()
+  resetRateLimits()
+})
+
+afterAll(async () => {
+  await flushBackground()
+  await closeDatabase()
+  await dropDatabase?.()
+})

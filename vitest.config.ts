@@ -1,0 +1,23 @@
+import { defineConfig } from 'vitest/config'
+
+// `npm test`: unit, in-process route and e2e tests on PGlite and the in-process store, no services.
+// `npm run test:services` (TEST_SERVICES=1): the same suites plus tests/services on the machine's
+// PostgreSQL (through the Neon driver and a local WebSocket proxy) and Redis (through the Upstash clients
+// and a local Upstash-REST proxy). The harness starts both proxies itself.
+const services = process.env.TEST_SERVICES === '1'
+
+export default defineConfig({
+  test: {
+    include: services
+      ? ['tests/**/*.test.ts']
+      : ['tests/unit/**/*.test.ts', 'tests/api/**/*.test.ts', 'tests/e2e/**/*.test.ts'],
+    exclude: ['tests/build/**', 'node_modules/**'],
+    globalSetup: ['tests/support/global-setup.ts'],
+    setupFiles: ['tests/support/setup.ts'],
+    pool: 'forks',
+    maxWorkers: 2,
+    testTimeout: 30_000,
+    hookTimeout: 120_000,
+    env: { NODE_ENV: 'test', LOG_LEVEL: 'silent' },
+  },
+})
