@@ -4,8 +4,8 @@ import { fileURLToPath } from 'node:url'
 import { serve } from '@hono/node-server'
 import { setSocketAddress } from '../lib/http/client.js'
 import { createRouter, loadRoutes } from '../lib/http/router.js'
-import { getDb } from '../lib/platform/db.js'
-import { env } from '../lib/platform/env.js'
+import { closeDatabase, getDb, migrateNeon } from '../lib/platform/db.js'
+import { env, isDeployed } from '../lib/platform/env.js'
 import { log } from '../lib/platform/logger.js'
 import { ensureAdmin, seedDemoCatalog } from '../lib/seed/demo.js'
 
@@ -15,9 +15,12 @@ const port = Number(process.env.PORT ?? 3000)
 const routes = await loadRoutes(root)
 const router = createRouter(routes)
 
-const db = await getDb()
 const embedded = !env().DATABASE_URL
-if (embedded) {
+if (isDeployed()) throw new Error('scripts/dev.ts is for development; deployed code runs as Vercel functions')
+// Development against a real PostgreSQL is migrated like the embedded one.
+if (!embedded) await migrateNeon(env().DATABASE_URL_UNPOOLED ?? env().DATABASE_URL!)
+const db = await getDb()
+{
   const seeded = await seedDemoCatalog(db)
   const admin = await ensureAdmin(db, {
     email: process.env.ADMIN_EMAIL ?? 'admin@example.com',
@@ -42,12 +45,13 @@ const server = serve({
 console.log(
   `Commerce API on http://localhost:${port}/api/v1/health (${routes.length} routes; database: ${
     embedded ? `embedded PGlite in ${env().PGLITE_DATA_DIR}` : 'DATABASE_URL'
-  }). Sign in with POST /api/v1/auth/login once the auth routes exist.`,
+  }).`,
 )
 
+// Close the embedded database cleanly so its data directory stays consistent.
 const stop = () => {
   server.close()
-  process.exit(0)
+  closeDatabase().finally(() => process.exit(0))
 }
 process.on('SIGINT', stop)
 process.on('SIGTERM', stop)

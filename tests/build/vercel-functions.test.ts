@@ -1,0 +1,251 @@
+import { execFile } from 'node:child_process'
+import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join, relative, sep } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { promisify } from 'node:util'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { DetailedHealthSchema, LivenessSchema } from '../../lib/monitoring/schemas.js'
+
+// The Vercel build output, as deployed: `npm run build:vercel` first, then `npm run test:build`.
+// Every built function runs in a child `node` process of its own with a clean environment, importing the
+// compiled handler from its .func directory natively (no vitest transform, no env cache shared between
+// cases), and calling its named method export with a Web Request, as Vercel's Node runtime does.
+// The functions are copied out of the project first: inside it, a package missing from a bundle would
+// silently resolve from the project's own node_modules.
+
+const ROOT = fileURLToPath(new URL('../..', import.meta.url))
+const FUNCS = join(ROOT, '.vercel/output/functions')
+const METHODS = ['GET', 'HEAD', 'OPTIONS', 'POST', 'PUT', 'DELETE', 'PATCH']
+const RESULT = '@@vercel-function-result@@'
+const run = promisify(execFile)
+
+// Development mode without services: no DATABASE_URL (in-memory PGlite), no Redis, no provider keys.
+const LOCAL_ENV = { NODE_ENV: 'test', LOG_LEVEL: 'silent', PGLITE_DATA_DIR: 'memory://' }
+
+// Runs in the child: argv = [handler file, method, url, "list" | "call"].
+const CHILD = `
+import { pathToFileURL } from 'node:url'
+const [file, method, url, mode] = process.argv.slice(1)
+const t0 = performance.now()
+const mod = await import(pathToFileURL(file).href)
+const out = { exports: Object.keys(mod).sort(), load_ms: Math.round(performance.now() - t0) }
+if (mode === 'call') {
+  const res = await mod[method](new Request(url, { method }))
+  out.status = res.status
+  out.headers = Object.fromEntries(res.headers)
+  out.body = await res.text()
+}
+await new Promise((r) => setTimeout(r, 20))
+process.stdout.write('\\n${RESULT}' + JSON.stringify(out) + '\\n')
+process.exit(0)
+`
+
+interface VcConfig {
+  handler: string
+  runtime: string
+  launcherType: string
+  shouldAddHelpers?: boolean
+}
+
+interface ChildResult {
+  exports: string[]
+  load_ms: number
+  status?: number
+  headers?: Record<string, string>
+  body?: string
+}
+
+function walk(dir: string, pick: (path: string, isDir: boolean) => 'take' | 'descend' | 'skip'): string[] {
+  const found: string[] = []
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    const path = join(dir, entry.name)
+    const what = pick(path, entry.isDirectory())
+    if (what === 'take') found.push(path)
+    else if (what === 'descend' && entry.isDirectory()) found.push(...walk(path, pick))
+  }
+  return found.sort()
+}
+
+/** Route files as Vercel sees them: no segment starting with `_` or `.`, no declaration files. */
+function routeFiles(): string[] {
+  return walk(join(ROOT, 'api'), (path, isDir) => {
+    const name = path.slice(path.lastIndexOf(sep) + 1)
+    if (name.startsWith('_') || name.startsWith('.')) return 'skip'
+    if (isDir) return 'descend'
+    return /\.(ts|mts|js|mjs|cjs)$/.test(name) && !name.endsWith('.d.ts') ? 'take' : 'skip'
+  }).map((p) => relative(ROOT, p).split(sep).join('/'))
+}
+
+function builtFunctions(): string[] {
+  return walk(FUNCS, (path, isDir) => (!isDir ? 'skip' : path.endsWith('.func') ? 'take' : 'descend')).map(
+    (p) => relative(FUNCS, p).split(sep).join('/').replace(/\.func$/, ''),
+  )
+}
+
+// Where the functions run: a copy outside the project (see above), made in beforeAll.
+let runDir = ''
+const funcDir = (name: string) => join(runDir || FUNCS, `${name}.func`)
+
+function vcConfig(name: string): VcConfig {
+  return JSON.parse(readFileSync(join(funcDir(name), '.vc-config.json'), 'utf8')) as VcConfig
+}
+
+async function invoke(
+  name: string,
+  opts: { method?: string; path?: string; env?: Record<string, string>; mode?: 'list' | 'call' } = {},
+): Promise<ChildResult> {
+  const dir = funcDir(name)
+  const { handler } = vcConfig(name)
+  const url = `http://localhost${opts.path ?? `/${name.replace(/\/index$/, '')}`}`
+  const { stdout } = await run(
+    process.execPath,
+    ['--input-type=module', '-e', CHILD, join(dir, handler), opts.method ?? 'GET', url, opts.mode ?? 'call'],
+    // On Vercel the function's working directory is its own root (/var/task).
+    {
+      cwd: dir,
+      env: { PATH: process.env.PATH ?? '', ...(opts.env ?? LOCAL_ENV) },
+      timeout: 50_000,
+      maxBuffer: 16 * 1024 * 1024,
+    },
+  )
+  const line = stdout.split('\n').find((l) => l.startsWith(RESULT))
+  if (!line) throw new Error(`no result from ${name}; stdout:\n${stdout}`)
+  return JSON.parse(line.slice(RESULT.length)) as ChildResult
+}
+
+beforeAll(() => {
+  if (!existsSync(FUNCS)) {
+    throw new Error(`${FUNCS} does not exist: run \`npm run build:vercel\` before \`npm run test:build\``)
+  }
+  const tmp = mkdtempSync(join(tmpdir(), 'vercel-functions-'))
+  cpSync(FUNCS, join(tmp, 'functions'), { recursive: true, verbatimSymlinks: true })
+  runDir = join(tmp, 'functions')
+})
+
+afterAll(() => {
+  if (runDir) rmSync(join(runDir, '..'), { recursive: true, force: true })
+})
+
+describe('vercel build output', () => {
+  it('has exactly one function per route file under api/', () => {
+    const expected = routeFiles().map((f) => f.replace(/\.(ts|mts|js|mjs|cjs)$/, ''))
+    expect(expected.length).toBeGreaterThan(0)
+    expect(builtFunctions()).toEqual(expected.sort())
+  })
+
+  it('describes every function as an ESM Node 22 lambda whose compiled handler is in the bundle', () => {
+    for (const name of builtFunctions()) {
+      const config = vcConfig(name)
+      expect(config.runtime, name).toBe('nodejs22.x')
+      expect(config.launcherType, name).toBe('Nodejs')
+      expect(config.handler, name).toMatch(/\.m?js$/)
+      expect(existsSync(join(funcDir(name), config.handler)), name).toBe(true)
+      // The compiled handler is ESM only because the bundled package.json says so.
+      const pkg = JSON.parse(readFileSync(join(funcDir(name), 'package.json'), 'utf8')) as { type?: string }
+      expect(pkg.type, name).toBe('module')
+    }
+  })
+
+  it('every built handler loads in plain Node and exports named HTTP method functions', async () => {
+    for (const name of builtFunctions()) {
+      const { exports } = await invoke(name, { mode: 'list' })
+      const methods = exports.filter((e) => METHODS.includes(e))
+      expect(methods.length, `${name} exports ${exports.join(', ')}`).toBeGreaterThan(0)
+      expect(exports, name).not.toContain('default')
+    }
+  })
+})
+
+describe('built functions answer Web requests (development settings, no services)', () => {
+  it('GET /api/v1/health', async () => {
+    const res = await invoke('api/v1/health/index', { path: '/api/v1/health' })
+    expect(res.exports).toEqual(['GET'])
+    expect(res.status).toBe(200)
+    expect(res.headers?.['content-type']).toMatch(/^application\/json/)
+    expect(res.headers?.['cache-control']).toBe('no-store')
+    expect(res.headers?.['x-request-id']).toBeTruthy()
+    const body = LivenessSchema.parse(JSON.parse(res.body ?? ''))
+    expect(body.status).toBe('healthy')
+    expect(Number.isNaN(Date.parse(body.timestamp))).toBe(false)
+  })
+
+  it('GET /api/v1/health/detailed (embedded PGlite migrated from the bundled db/migrations)', async () => {
+    const res = await invoke('api/v1/health/detailed')
+    expect(res.status, res.body).toBe(200)
+    expect(res.headers?.['content-type']).toMatch(/^application\/json/)
+    const body = DetailedHealthSchema.parse(JSON.parse(res.body ?? ''))
+    expect(['healthy', 'degraded']).toContain(body.status)
+    expect(body.checks.database.status).toBe('healthy')
+    expect(body.checks.database.latency_ms).toEqual(expect.any(Number))
+    expect(body.checks.redis.status).toBe('not_configured')
+    expect(body.checks.external.stripe.status).toBe('not_configured')
+  })
+
+  it('GET /api/v1/metrics', async () => {
+    const res = await invoke('api/v1/metrics/index', { path: '/api/v1/metrics' })
+    expect(res.exports).toEqual(['GET'])
+    expect(res.status, res.body).toBe(200)
+    expect(res.headers?.['content-type']).toMatch(/^text\/plain/)
+    expect(res.body).toMatch(/^# (HELP|TYPE) /m)
+  })
+
+  it('a GET-only function has no other method export (Vercel answers other methods itself)', async () => {
+    // Vercel's Node launcher maps a missing method export to a bare 405, not to our problem+json.
+    const { exports } = await invoke('api/v1/health/index', { mode: 'list' })
+    for (const m of ['POST', 'PUT', 'PATCH', 'DELETE', 'HEAD', 'OPTIONS']) expect(exports).not.toContain(m)
+  })
+})
+
+describe('built functions in a deployed environment with nothing configured', () => {
+  const DEPLOYED_ENV = { VERCEL: '1', VERCEL_ENV: 'production', LOG_LEVEL: 'silent' }
+
+  for (const [name, path] of [
+    ['api/v1/health/index', '/api/v1/health'],
+    ['api/v1/health/detailed', '/api/v1/health/detailed'],
+  ] as const) {
+    it(`GET ${path} refuses with 503 problem+json naming DATABASE_URL`, async () => {
+      // PGLITE_DATA_DIR unset: the default .data/pglite would appear in the function's directory if the
+      // deployed path ever fell back to the embedded database.
+      rmSync(join(funcDir(name), '.data'), { recursive: true, force: true })
+      const res = await invoke(name, { path, env: DEPLOYED_ENV })
+      expect(res.status).toBe(503)
+      expect(res.headers?.['content-type']).toBe('application/problem+json')
+      const body = JSON.parse(res.body ?? '') as Record<string, unknown>
+      expect(body).toMatchObject({ status: 503, code: 'missing_configuration', title: 'Service Unavailable' })
+      expect(body.missing_settings).toEqual(expect.arrayContaining(['DATABASE_URL']))
+      expect(String(body.detail)).toContain('DATABASE_URL')
+      expect(existsSync(join(funcDir(name), '.data'))).toBe(false)
+    })
+  }
+})
+
+describe('native addon @node-rs/argon2 in the bundles', () => {
+  const hashing = existsSync(FUNCS)
+    ? builtFunctions().filter((name) => existsSync(join(funcDir(name), 'lib/auth/password.js')))
+    : []
+
+  // Until a route imports lib/auth/password.ts no function bundles the addon; then this checks each one.
+  it.skipIf(hashing.length === 0)('functions that hash passwords load the addon from their bundle', async () => {
+    const probe = `
+      import { pathToFileURL } from 'node:url'
+      const { hashPassword, verifyPassword } = await import(pathToFileURL(process.argv[1]).href)
+      const h = await hashPassword('correct horse battery staple')
+      const ok = await verifyPassword(h, 'correct horse battery staple')
+      const bad = await verifyPassword(h, 'wrong')
+      process.stdout.write(JSON.stringify({ prefix: h.slice(0, 10), ok, bad }))
+    `
+    for (const name of hashing) {
+      const dir = funcDir(name)
+      expect(existsSync(join(dir, 'node_modules/@node-rs/argon2/package.json')), name).toBe(true)
+      const bindings = readdirSync(join(dir, 'node_modules/@node-rs')).filter((d) => d.startsWith('argon2-'))
+      expect(bindings, name).toContain('argon2-linux-x64-gnu')
+      const { stdout } = await run(
+        process.execPath,
+        ['--input-type=module', '-e', probe, join(dir, 'lib/auth/password.js')],
+        { cwd: dir, env: { PATH: process.env.PATH ?? '', ...LOCAL_ENV } },
+      )
+      expect(JSON.parse(stdout), name).toEqual({ prefix: '$argon2id$', ok: true, bad: false })
+    }
+  })
+})
