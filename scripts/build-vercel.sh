@@ -32,6 +32,7 @@ if [ ! -d node_modules/@vercel/node ] || [ ! -d node_modules/typescript ]; then
   exit 1
 fi
 export VERCEL_INSTALL_COMPLETED=1
+export VERCEL_TELEMETRY_DISABLED=1
 
 # 4. Build from scratch (a stale function from a deleted route must not survive).
 rm -rf "$OUT"
@@ -49,9 +50,9 @@ if [ ! -d "$FUNCS/api/v1/health/index.func" ] && [ ! -d "$FUNCS/api/v1/health.fu
   exit 1
 fi
 
-# Route files as Vercel sees them: .ts/.js/.mjs/.cjs under api/, no path segment starting with _ or .,
+# Route files as Vercel sees them: .ts/.mts/.js/.mjs/.cjs under api/, no path segment starting with _ or .,
 # no declaration files.
-expected=$(find api -type f \( -name '*.ts' -o -name '*.js' -o -name '*.mjs' -o -name '*.cjs' \) \
+expected=$(find api -type f \( -name '*.ts' -o -name '*.mts' -o -name '*.js' -o -name '*.mjs' -o -name '*.cjs' \) \
   ! -name '*.d.ts' ! -path '*/_*' ! -path '*/.*' | sort)
 expected_count=$(printf '%s\n' "$expected" | grep -c . || true)
 built_count=$(find "$FUNCS" -type d -name '*.func' | grep -c . || true)

@@ -10,6 +10,7 @@ import { log } from '../platform/logger.js'
 import { recordRequest } from '../platform/metrics.js'
 import { hit, type PolicyName, rateLimitHeaders, rateLimitsEnabled } from '../platform/ratelimit.js'
 import { clientIp, userAgent } from './client.js'
+import { corsHeaders } from './cors.js'
 import { errorToResponse, forbidden, ProblemError, problemResponse, unauthorized } from './errors.js'
 import { compilePath, matchPath, type PathPattern } from './path.js'
 import { parseJson, queryObject, readBody, validate } from './validation.js'
@@ -37,7 +38,7 @@ export interface RouteSpec<
   path: string
   summary: string
   description?: string
-  tags: string[]
+  tags: readonly string[]
   auth: AuthRequirement
   /** Named policy from lib/platform/ratelimit; `false` for none. Default `default`. */
   rateLimit?: PolicyName | false
@@ -101,7 +102,7 @@ export function route<P extends AnySchema, Q extends AnySchema, B extends AnySch
         log.error('unhandled error', { request_id: requestId, route: spec.path, err: describe(err) })
       }
     }
-    finish(response, requestId)
+    response = finish(response, requestId, request)
     const ms = nowMs() - started
     const userId = (principal as Principal | null)?.userId ?? null
     log.info('request', {
@@ -153,6 +154,17 @@ async function run<P extends AnySchema, Q extends AnySchema, B extends AnySchema
     }
   }
 
+  // Who is asking comes before what they sent: an anonymous bad request is a 401, not a 422.
+  const open = spec.auth === 'public' || spec.auth === 'optional'
+  const db = spec.db !== false || !open ? await getDb() : (undefined as unknown as Db)
+  const principal =
+    spec.auth === 'public'
+      ? null
+      : spec.auth === 'optional'
+        ? await optionalPrincipal(request)
+        : await authorize(spec.auth, request, db)
+  setPrincipal(principal)
+
   const rawParams = matchPath(pattern, url.pathname) ?? {}
   const params = spec.params ? validate(spec.params, rawParams, 'params') : rawParams
   const query = spec.query ? validate(spec.query, queryObject(url, pattern.params), 'query') : {}
@@ -170,16 +182,6 @@ async function run<P extends AnySchema, Q extends AnySchema, B extends AnySchema
     }
   }
 
-  const open = spec.auth === 'public' || spec.auth === 'optional'
-  const db = spec.db !== false || !open ? await getDb() : (undefined as unknown as Db)
-  const principal =
-    spec.auth === 'public'
-      ? null
-      : spec.auth === 'optional'
-        ? await optionalPrincipal(request)
-        : await authorize(spec.auth, request, db)
-  setPrincipal(principal)
-
   const response = await handler({
     request,
     requestId,
@@ -193,8 +195,21 @@ async function run<P extends AnySchema, Q extends AnySchema, B extends AnySchema
     ip,
     userAgent: userAgent(request),
   })
-  for (const [k, v] of Object.entries(limitHeaders)) response.headers.set(k, v)
-  return response
+  return withHeaders(response, limitHeaders)
+}
+
+/** Set headers, copying the response first when its headers are immutable (e.g. Response.redirect). */
+function withHeaders(response: Response, headers: Record<string, string>): Response {
+  const entries = Object.entries(headers)
+  if (!entries.length) return response
+  try {
+    for (const [k, v] of entries) response.headers.set(k, v)
+    return response
+  } catch {
+    const copy = new Response(response.body, response)
+    for (const [k, v] of entries) copy.headers.set(k, v)
+    return copy
+  }
 }
 
 async function optionalPrincipal(request: Request): Promise<Principal | null> {
@@ -228,11 +243,13 @@ function safeMissingSettings(): string[] {
   }
 }
 
-function finish(response: Response, requestId: string): void {
-  const h = response.headers
-  h.set('x-request-id', requestId)
-  if (!h.has('cache-control')) h.set('cache-control', 'no-store')
-  h.set('x-content-type-options', 'nosniff')
+function finish(response: Response, requestId: string, request: Request): Response {
+  return withHeaders(response, {
+    ...corsHeaders(request),
+    'x-request-id': requestId,
+    'cache-control': response.headers.get('cache-control') ?? 'no-store',
+    'x-content-type-options': 'nosniff',
+  })
 }
 
 function describe(err: unknown): Record<string, unknown> {

@@ -55,13 +55,15 @@ export async function loadRoutes(root: string): Promise<RouteFile[]> {
   return routes.sort((a, b) => comparePatterns(a.pattern, b.pattern))
 }
 
+/** Methods a module really serves (methods() fallbacks for 405/HEAD/OPTIONS excluded). */
 export const allowedMethods = (m: RouteModule): string[] => {
-  const own = METHODS.filter((x) => typeof m[x] === 'function')
+  const own = METHODS.filter((x) => typeof m[x] === 'function' && !(m[x] as { fallback?: boolean }).fallback)
   return own.includes('GET') && !own.includes('HEAD') ? [...own, 'HEAD'] : own
 }
 
 /** Dispatch like Vercel: first matching file by precedence; unknown path 404, unknown method 405. */
-export function createRouter(routes: RouteFile[]): (request: Request) => Promise<Response> {
+export function createRouter(files: RouteFile[]): (request: Request) => Promise<Response> {
+  const routes = [...files].sort((a, b) => comparePatterns(a.pattern, b.pattern))
   return async (request) => {
     const { pathname } = new URL(request.url)
     const found = routes.find((r) => matchPath(r.pattern, pathname.replace(/\/+$/, '') || '/'))

@@ -137,21 +137,34 @@ async function checkService(s: ExternalService): Promise<DependencyCheck> {
 
 export type ExternalChecks = Record<ExternalService['name'], DependencyCheck> & { checked_at: string }
 
-/** Cached for 60 s in Redis (or in-process) so anonymous traffic cannot hammer the providers. */
+// Last result kept in-process too, so the providers stay shielded even when Redis is unreachable.
+let local: { checks: ExternalChecks; expiresAt: number } | undefined
+
+/** Cached for 60 s in Redis (shared by instances) and in-process, so traffic cannot hammer the providers. */
 export async function checkExternal(): Promise<ExternalChecks> {
+  if (local && local.expiresAt > nowMs()) return local.checks
   const cached = await kv()
     .get<ExternalChecks>(EXTERNAL_CACHE_KEY)
     .catch(() => null)
-  if (cached) return cached
+  if (cached) {
+    local = { checks: cached, expiresAt: Date.parse(cached.checked_at) + EXTERNAL_CACHE_SECONDS * 1000 }
+    return cached
+  }
   const results = await Promise.all(SERVICES.map(checkService))
   const checks = Object.fromEntries(
     SERVICES.map((s, i) => [s.name, results[i]!]),
   ) as unknown as ExternalChecks
   checks.checked_at = new Date(nowMs()).toISOString()
+  local = { checks, expiresAt: nowMs() + EXTERNAL_CACHE_SECONDS * 1000 }
   await kv()
     .set(EXTERNAL_CACHE_KEY, checks, EXTERNAL_CACHE_SECONDS)
     .catch(() => undefined)
   return checks
+}
+
+/** Tests: forget the in-process copy of the outside-service checks. */
+export function resetExternalCache(): void {
+  local = undefined
 }
 
 export type Overall = 'healthy' | 'degraded' | 'unhealthy'

@@ -1,4 +1,5 @@
 import { z } from 'zod'
+import { nowMs } from '../platform/clock.js'
 import { appVersion } from '../platform/env.js'
 import { RECENT_ERRORS_KEY, type RecentError } from '../platform/metrics.js'
 import { kv } from '../platform/redis.js'
@@ -67,7 +68,7 @@ export async function shopStatus(): Promise<z.infer<typeof StatusSchema>> {
       health.status === 'healthy' ? 'operational' : health.status === 'degraded' ? 'degraded' : 'outage',
     version: appVersion(),
     started_at: startedAt.toISOString(),
-    uptime_seconds: Math.floor((Date.now() - startedAt.getTime()) / 1000),
+    uptime_seconds: Math.floor((nowMs() - startedAt.getTime()) / 1000),
     components,
     incidents: components
       .filter((c) => c.status === 'outage' || c.status === 'degraded')

@@ -112,7 +112,7 @@ export function buildOpenApi(routes: RouteFile[], version: string): Record<strin
   for (const r of sorted) {
     for (const method of METHODS) {
       const h = r.module[method] as Handler | undefined
-      if (!h?.spec) continue
+      if (!h?.spec) continue // methods() fallbacks (405, HEAD, OPTIONS) are not operations
       const p = toOpenApiPath(r.path)
       paths[p] ??= {}
       paths[p][method.toLowerCase()] = operation(method, h.spec)

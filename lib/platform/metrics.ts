@@ -1,4 +1,5 @@
 import { Registry } from 'prom-client'
+import { now } from './clock.js'
 import { log } from './logger.js'
 import { kv } from './redis.js'
 
@@ -91,7 +92,7 @@ export async function recordRequest(
     ...histogramIncrements(httpDuration, { method, route }, ms / 1000),
   ])
   if (status >= 500) {
-    const entry: RecentError = { at: new Date().toISOString(), method, route, status, request_id: requestId }
+    const entry: RecentError = { at: now().toISOString(), method, route, status, request_id: requestId }
     await kv()
       .pushCapped(RECENT_ERRORS_KEY, entry, 20)
       .catch((err) => log.warn('recent error write failed', { err }))

@@ -18,12 +18,15 @@ export function currencyExponent(currency: string = env().SHOP_CURRENCY): number
   return e
 }
 
-/** Minor units -> major units as a JSON number (exact for every amount below 2^53 minor units). */
+/** Minor units -> major units as a JSON number (round-trips exactly for amounts up to MAX_MINOR). */
 export function toMajor(minor: number, currency?: string): number {
   return minor / 10 ** currencyExponent(currency)
 }
 
 export class MoneyFormatError extends Error {}
+
+/** 15 significant digits: the most a JSON number with decimals carries back exactly. */
+export const MAX_MINOR = 999_999_999_999_999
 
 /** Major units (number or decimal string) -> minor units; throws MoneyFormatError when not exact. */
 export function toMinor(value: number | string, currency?: string): number {
@@ -35,7 +38,7 @@ export function toMinor(value: number | string, currency?: string): number {
   const trimmed = frac.replace(/0+$/, '')
   if (trimmed.length > exp) throw new MoneyFormatError(`more than ${exp} decimal places`)
   const minor = BigInt(whole!) * 10n ** BigInt(exp) + BigInt(trimmed.padEnd(exp, '0') || '0')
-  if (minor > BigInt(Number.MAX_SAFE_INTEGER)) throw new MoneyFormatError('amount too large')
+  if (minor > BigInt(MAX_MINOR)) throw new MoneyFormatError('amount too large')
   return Number(sign ? -minor : minor)
 }
 

@@ -43,15 +43,16 @@ export function rateLimitsEnabled(): boolean {
 }
 
 // In-process sliding window (previous + current fixed window, weighted), the same algorithm Upstash uses.
-const windows = new Map<string, { start: number; count: number; previous: number }>()
+const windows = new Map<string, { start: number; count: number; previous: number; windowMs: number }>()
 
 function limitInMemory(key: string, limit: number, windowMs: number): LimitResult {
   const t = nowMs()
   const start = Math.floor(t / windowMs) * windowMs
+  if (windows.size > 50_000) pruneWindows(t)
   let w = windows.get(key)
   if (!w || w.start !== start) {
     const previous = w && w.start === start - windowMs ? w.count : 0
-    w = { start, count: 0, previous }
+    w = { start, count: 0, previous, windowMs }
     windows.set(key, w)
   }
   const weight = 1 - (t - start) / windowMs
@@ -59,6 +60,11 @@ function limitInMemory(key: string, limit: number, windowMs: number): LimitResul
   if (used >= limit) return { allowed: false, limit, remaining: 0, reset: start + windowMs }
   w.count++
   return { allowed: true, limit, remaining: Math.max(0, limit - used - 1), reset: start + windowMs }
+}
+
+/** Drop windows that can no longer affect a decision (their next window is over too). */
+function pruneWindows(t: number): void {
+  for (const [key, w] of windows) if (t - w.start >= 2 * w.windowMs) windows.delete(key)
 }
 
 const limiters = new Map<string, Ratelimit>()

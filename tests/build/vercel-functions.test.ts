@@ -79,7 +79,11 @@ function routeFiles(): string[] {
 
 function builtFunctions(): string[] {
   return walk(FUNCS, (path, isDir) => (!isDir ? 'skip' : path.endsWith('.func') ? 'take' : 'descend')).map(
-    (p) => relative(FUNCS, p).split(sep).join('/').replace(/\.func$/, ''),
+    (p) =>
+      relative(FUNCS, p)
+        .split(sep)
+        .join('/')
+        .replace(/\.func$/, ''),
   )
 }
 
@@ -160,7 +164,7 @@ describe('vercel build output', () => {
 describe('built functions answer Web requests (development settings, no services)', () => {
   it('GET /api/v1/health', async () => {
     const res = await invoke('api/v1/health/index', { path: '/api/v1/health' })
-    expect(res.exports).toEqual(['GET'])
+    expect(res.exports).toEqual(['DELETE', 'GET', 'HEAD', 'OPTIONS', 'PATCH', 'POST', 'PUT'])
     expect(res.status).toBe(200)
     expect(res.headers?.['content-type']).toMatch(/^application\/json/)
     expect(res.headers?.['cache-control']).toBe('no-store')
@@ -184,16 +188,18 @@ describe('built functions answer Web requests (development settings, no services
 
   it('GET /api/v1/metrics', async () => {
     const res = await invoke('api/v1/metrics/index', { path: '/api/v1/metrics' })
-    expect(res.exports).toEqual(['GET'])
+    expect(res.exports).toEqual(['DELETE', 'GET', 'HEAD', 'OPTIONS', 'PATCH', 'POST', 'PUT'])
     expect(res.status, res.body).toBe(200)
     expect(res.headers?.['content-type']).toMatch(/^text\/plain/)
     expect(res.body).toMatch(/^# (HELP|TYPE) /m)
   })
 
-  it('a GET-only function has no other method export (Vercel answers other methods itself)', async () => {
-    // Vercel's Node launcher maps a missing method export to a bare 405, not to our problem+json.
-    const { exports } = await invoke('api/v1/health/index', { mode: 'list' })
-    for (const m of ['POST', 'PUT', 'PATCH', 'DELETE', 'HEAD', 'OPTIONS']) expect(exports).not.toContain(m)
+  it("answers a method the file does not declare with 405 problem+json and Allow (not Vercel's bare 405)", async () => {
+    const res = await invoke('api/v1/health/index', { path: '/api/v1/health', method: 'POST' })
+    expect(res.status).toBe(405)
+    expect(res.headers?.['content-type']).toBe('application/problem+json')
+    expect(res.headers?.allow).toBe('GET, HEAD, OPTIONS')
+    expect(JSON.parse(res.body ?? '')).toMatchObject({ status: 405, code: 'method_not_allowed' })
   })
 })
 
@@ -218,34 +224,4 @@ describe('built functions in a deployed environment with nothing configured', ()
       expect(existsSync(join(funcDir(name), '.data'))).toBe(false)
     })
   }
-})
-
-describe('native addon @node-rs/argon2 in the bundles', () => {
-  const hashing = existsSync(FUNCS)
-    ? builtFunctions().filter((name) => existsSync(join(funcDir(name), 'lib/auth/password.js')))
-    : []
-
-  // Until a route imports lib/auth/password.ts no function bundles the addon; then this checks each one.
-  it.skipIf(hashing.length === 0)('functions that hash passwords load the addon from their bundle', async () => {
-    const probe = `
-      import { pathToFileURL } from 'node:url'
-      const { hashPassword, verifyPassword } = await import(pathToFileURL(process.argv[1]).href)
-      const h = await hashPassword('correct horse battery staple')
-      const ok = await verifyPassword(h, 'correct horse battery staple')
-      const bad = await verifyPassword(h, 'wrong')
-      process.stdout.write(JSON.stringify({ prefix: h.slice(0, 10), ok, bad }))
-    `
-    for (const name of hashing) {
-      const dir = funcDir(name)
-      expect(existsSync(join(dir, 'node_modules/@node-rs/argon2/package.json')), name).toBe(true)
-      const bindings = readdirSync(join(dir, 'node_modules/@node-rs')).filter((d) => d.startsWith('argon2-'))
-      expect(bindings, name).toContain('argon2-linux-x64-gnu')
-      const { stdout } = await run(
-        process.execPath,
-        ['--input-type=module', '-e', probe, join(dir, 'lib/auth/password.js')],
-        { cwd: dir, env: { PATH: process.env.PATH ?? '', ...LOCAL_ENV } },
-      )
-      expect(JSON.parse(stdout), name).toEqual({ prefix: '$argon2id$', ok: true, bad: false })
-    }
-  })
 })

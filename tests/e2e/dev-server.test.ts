@@ -26,7 +26,12 @@ const dataDir = mkdtempSync(join(tmpdir(), 'commerce-dev-'))
 beforeAll(async () => {
   const port = await freePort()
   base = `http://127.0.0.1:${port}`
-  const env = { ...process.env, PORT: String(port), PGLITE_DATA_DIR: join(dataDir, 'pglite'), LOG_LEVEL: 'warn' }
+  const env = {
+    ...process.env,
+    PORT: String(port),
+    PGLITE_DATA_DIR: join(dataDir, 'pglite'),
+    LOG_LEVEL: 'warn',
+  }
   // In the service-backed suite the server uses this file's PostgreSQL database and Redis, like production.
   server = spawn(process.execPath, ['--import', 'tsx', 'scripts/dev.ts'], { cwd: ROOT, env, stdio: 'pipe' })
   server.stdout?.on('data', (d) => {

@@ -1,23 +1,26 @@
+import { methods } from '../../../lib/http/methods.js'
 import { route } from '../../../lib/http/route.js'
 import { assertMetricsAccess } from '../../../lib/monitoring/metrics-auth.js'
 import { renderMetrics } from '../../../lib/platform/metrics.js'
 
 // GET /api/v1/metrics – Prometheus text exposition, aggregated across instances
-export const GET = route(
-  {
-    path: '/api/v1/metrics',
-    summary: 'Prometheus metrics',
-    description: 'Requires `Authorization: Bearer <METRICS_TOKEN>` when METRICS_TOKEN is set.',
-    tags: ['monitoring'],
-    auth: 'public',
-    rateLimit: 'metrics',
-    db: false,
-    responseContentType: 'text/plain; version=0.0.4',
-    responses: { 401: 'METRICS_TOKEN is set and the bearer token does not match' },
-  },
-  async ({ request }) => {
-    assertMetricsAccess(request)
-    const { body, contentType } = await renderMetrics()
-    return new Response(body, { headers: { 'content-type': contentType } })
-  },
-)
+export const { GET, HEAD, OPTIONS, POST, PUT, PATCH, DELETE } = methods({
+  GET: route(
+    {
+      path: '/api/v1/metrics',
+      summary: 'Prometheus metrics',
+      description: 'Requires `Authorization: Bearer <METRICS_TOKEN>` when METRICS_TOKEN is set.',
+      tags: ['monitoring'],
+      auth: 'public',
+      rateLimit: 'metrics',
+      db: false,
+      responseContentType: 'text/plain; version=0.0.4',
+      responses: { 401: 'METRICS_TOKEN is set and the bearer token does not match' },
+    },
+    async ({ request }) => {
+      assertMetricsAccess(request)
+      const { body, contentType } = await renderMetrics()
+      return new Response(body, { headers: { 'content-type': contentType } })
+    },
+  ),
+})
