@@ -1,10 +1,10 @@
 import { sql } from 'drizzle-orm'
 import { userActivities, userProfiles, users } from '../../db/schema/index.js'
-import { hashPassword, PASSWORD_MAX_LENGTH } from '../auth/password.js'
+import { hashPassword } from '../auth/password.js'
+import { passwordProblem } from '../auth/password-policy.js'
 import type { Role } from '../auth/permissions.js'
 import { now } from '../platform/clock.js'
 import type { Db } from '../platform/db.js'
-import { env } from '../platform/env.js'
 
 export const normaliseEmail = (email: string): string => email.trim().toLowerCase()
 
@@ -17,12 +17,6 @@ export class AccountError extends Error {
   }
 }
 
-export function passwordProblem(password: string): string | null {
-  const min = env().PASSWORD_MIN_LENGTH
-  if (password.length < min) return `must be at least ${min} characters`
-  if (password.length > PASSWORD_MAX_LENGTH) return `must be at most ${PASSWORD_MAX_LENGTH} characters`
-  return null
-}
 
 export async function findUserIdByEmail(db: Db, email: string): Promise<string | null> {
   const rows = await db
@@ -51,7 +45,7 @@ export async function createAccount(
   const email = normaliseEmail(input.email)
   if (!/^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(email))
     throw new AccountError('invalid_email', 'not a valid email address')
-  const weak = passwordProblem(input.password)
+  const weak = passwordProblem(input.password, { email })
   if (weak) throw new AccountError('weak_password', `password ${weak}`)
   if (await findUserIdByEmail(db, email))
     throw new AccountError('email_taken', `${email} already has an account`)

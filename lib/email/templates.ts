@@ -1,0 +1,73 @@
+import { env } from '../platform/env.js'
+
+// Transactional emails. Links always use APP_URL, never the request's Host header.
+
+export type EmailTemplate =
+  | 'verify_email'
+  | 'reset_password'
+  | 'account_locked'
+  | 'email_changed'
+  | 'password_changed'
+  | 'mfa_enabled'
+  | 'mfa_disabled'
+  | 'invite'
+
+export interface RenderedEmail {
+  subject: string
+  text: string
+  html: string
+}
+
+const link = (path: string, token: string) => `${env().APP_URL.replace(/\/$/, '')}${path}?token=${encodeURIComponent(token)}`
+
+const escape = (s: string) =>
+  s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!)
+
+function make(subject: string, lines: string[], action?: { label: string; url: string }): RenderedEmail {
+  const text = [...lines, ...(action ? ['', `${action.label}: ${action.url}`] : [])].join('\n')
+  const html = [
+    ...lines.map((l) => `<p>${escape(l)}</p>`),
+    ...(action ? [`<p><a href="${escape(action.url)}">${escape(action.label)}</a></p>`] : []),
+  ].join('\n')
+  return { subject, text, html }
+}
+
+export function renderEmail(template: EmailTemplate, data: Record<string, unknown>): RenderedEmail {
+  const name = typeof data.first_name === 'string' && data.first_name ? data.first_name : 'there'
+  const token = String(data.token ?? '')
+  switch (template) {
+    case 'verify_email':
+      return make('Confirm your email address', [`Hi ${name},`, 'Please confirm your email address.'], {
+        label: 'Confirm email',
+        url: link('/verify-email', token),
+      })
+    case 'reset_password':
+      return make(
+        'Reset your password',
+        [`Hi ${name},`, 'Someone asked to reset your password. The link works once, for one hour.'],
+        { label: 'Choose a new password', url: link('/reset-password', token) },
+      )
+    case 'invite':
+      return make('You have been invited', [`Hi ${name},`, 'An account was created for you. Set a password within 72 hours.'], {
+        label: 'Set your password',
+        url: link('/reset-password', token),
+      })
+    case 'account_locked':
+      return make(
+        'Your account was locked',
+        [`Hi ${name},`, 'Too many failed sign-in attempts locked your account for a while.'],
+        { label: 'Unlock it now', url: link('/unlock', token) },
+      )
+    case 'email_changed':
+      return make('Your email address was changed', [
+        `Hi ${name},`,
+        `The email address of your account was changed to ${String(data.new_email ?? '')}. If this was not you, contact us.`,
+      ])
+    case 'password_changed':
+      return make('Your password was changed', [`Hi ${name},`, 'Your password was changed. If this was not you, reset it now.'])
+    case 'mfa_enabled':
+      return make('Two-step verification is on', [`Hi ${name},`, 'Two-step verification was turned on for your account.'])
+    case 'mfa_disabled':
+      return make('Two-step verification is off', [`Hi ${name},`, 'Two-step verification was turned off for your account.'])
+  }
+}
