@@ -24,12 +24,12 @@ const db = await getDb()
   const seeded = await seedDemoCatalog(db)
   const admin = await ensureAdmin(db, {
     email: process.env.ADMIN_EMAIL ?? 'admin@example.com',
-    password: process.env.ADMIN_PASSWORD ?? 'change-me-admin-password',
+    password: process.env.ADMIN_PASSWORD ?? 'demo-shop-passphrase-change-me',
   })
   if (seeded) log.info('seeded the demo catalog')
   console.log(
     admin.created
-      ? `Admin account: ${admin.email} with the password from ADMIN_PASSWORD (default "change-me-admin-password").`
+      ? `Admin account: ${admin.email} with the password from ADMIN_PASSWORD (default "demo-shop-passphrase-change-me").`
       : `Admin account: ${admin.email} (already existed; its password is unchanged).`,
   )
 }

@@ -3,9 +3,11 @@ import { counterIncrement, defineCounter, record } from '../platform/metrics.js'
 
 // Auth metrics from SPEC section 1 (requests and durations by route/status come from route() itself).
 export const failedLogins = defineCounter('auth_failed_logins_total', 'Failed sign-ins by reason', ['reason'])
-export const authEvents = defineCounter('auth_events_total', 'Auth events (login, register, refresh, logout...)', [
-  'event',
-])
+export const authEvents = defineCounter(
+  'auth_events_total',
+  'Auth events (login, register, refresh, logout...)',
+  ['event'],
+)
 export const mfaEvents = defineCounter('auth_mfa_events_total', 'MFA use by event', ['event'])
 
 type Def = typeof failedLogins

@@ -16,6 +16,7 @@ export function passwordProblem(password: string, context: { email?: string } = 
     return 'is too common; choose a less predictable password'
   }
   const local = context.email?.split('@')[0]?.toLowerCase()
-  if (local && local.length >= 4 && password.toLowerCase().includes(local)) return 'must not contain your email address'
+  if (local && local.length >= 4 && password.toLowerCase().includes(local))
+    return 'must not contain your email address'
   return null
 }

@@ -40,7 +40,11 @@ async function tokensFor(userId: string, sessionId: string, refresh: string): Pr
 }
 
 /** Open a session and issue its first token pair. */
-export async function startSession(db: Db, userId: string, meta: Partial<RequestMeta> = {}): Promise<IssuedTokens> {
+export async function startSession(
+  db: Db,
+  userId: string,
+  meta: Partial<RequestMeta> = {},
+): Promise<IssuedTokens> {
   const id = newId()
   const refresh = newRefreshToken(id)
   const expiresAt = new Date(now().getTime() + env().REFRESH_TOKEN_EXPIRE_DAYS * 86_400_000)
@@ -55,7 +59,9 @@ export async function startSession(db: Db, userId: string, meta: Partial<Request
   return tokensFor(userId, id, refresh)
 }
 
-export type RefreshOutcome = { ok: true; tokens: IssuedTokens } | { ok: false; reason: 'invalid' | 'reused' | 'inactive' }
+export type RefreshOutcome =
+  | { ok: true; tokens: IssuedTokens }
+  | { ok: false; reason: 'invalid' | 'reused' | 'inactive' }
 
 /**
  * Rotate a refresh token. One conditional UPDATE: of two concurrent refreshes with the same token only
@@ -66,6 +72,24 @@ export async function rotateRefreshToken(db: Db, token: string, meta: RequestMet
   if (!UUID.test(sessionId) || token.length > 200) return { ok: false, reason: 'invalid' }
   const next = newRefreshToken(sessionId)
   const outcome = await db.transaction(async (tx): Promise<RefreshOutcome> => {
+    // A suspended or erased user's session ends; a locked one is refused but survives the lockout.
+    const [owner] = await tx
+      .select({
+        userId: users.id,
+        active: sql<boolean>`${users.isActive} and ${users.deletedAt} is null`,
+        locked: sql<boolean>`coalesce(${users.lockedUntil} > ${now()}, false)`,
+      })
+      .from(userSessions)
+      .innerJoin(users, eq(users.id, userSessions.userId))
+      .where(eq(userSessions.id, sessionId))
+    if (owner && !owner.active) {
+      await tx
+        .update(userSessions)
+        .set({ revokedAt: now(), revokedReason: 'user_inactive' })
+        .where(and(eq(userSessions.id, sessionId), isNull(userSessions.revokedAt)))
+      return { ok: false, reason: 'inactive' }
+    }
+    if (owner?.locked) return { ok: false, reason: 'inactive' }
     const [rotated] = await tx
       .update(userSessions)
       .set({
@@ -85,20 +109,7 @@ export async function rotateRefreshToken(db: Db, token: string, meta: RequestMet
         ),
       )
       .returning({ userId: userSessions.userId })
-    if (rotated) {
-      const [user] = await tx
-        .select({ active: sql<boolean>`${users.isActive} and ${users.deletedAt} is null and (${users.lockedUntil} is null or ${users.lockedUntil} <= now())` })
-        .from(users)
-        .where(eq(users.id, rotated.userId))
-      if (!user?.active) {
-        await tx
-          .update(userSessions)
-          .set({ revokedAt: now(), revokedReason: 'user_inactive' })
-          .where(eq(userSessions.id, sessionId))
-        return { ok: false, reason: 'inactive' }
-      }
-      return { ok: true, tokens: await tokensFor(rotated.userId, sessionId, next) }
-    }
+    if (rotated) return { ok: true, tokens: await tokensFor(rotated.userId, sessionId, next) }
     // Not the current token. A live session of that id means an older token of its family came back.
     const [live] = await tx
       .update(userSessions)
@@ -120,18 +131,29 @@ export async function rotateRefreshToken(db: Db, token: string, meta: RequestMet
 }
 
 /** End one session of a user (no-op if it is not theirs or already ended). Returns whether it ended. */
-export async function endSession(db: Db, userId: string, sessionId: string, reason: string): Promise<boolean> {
+export async function endSession(
+  db: Db,
+  userId: string,
+  sessionId: string,
+  reason: string,
+): Promise<boolean> {
   if (!UUID.test(sessionId)) return false
   const rows = await db
     .update(userSessions)
     .set({ revokedAt: now(), revokedReason: reason })
-    .where(and(eq(userSessions.id, sessionId), eq(userSessions.userId, userId), isNull(userSessions.revokedAt)))
+    .where(
+      and(eq(userSessions.id, sessionId), eq(userSessions.userId, userId), isNull(userSessions.revokedAt)),
+    )
     .returning({ id: userSessions.id })
   await forgetSessions([sessionId])
   return rows.length > 0
 }
 
-/** End every live session of a user, optionally keeping one. Returns the ended ids. */
+/**
+ * End every live session of a user, optionally keeping one. Returns the ended ids. Call
+ * `forgetSessions(ids)` AFTER the surrounding transaction commits: forgetting earlier lets a concurrent
+ * request re-cache the still-live state for up to a minute.
+ */
 export async function endUserSessions(
   db: Db,
   userId: string,
@@ -149,9 +171,7 @@ export async function endUserSessions(
       ),
     )
     .returning({ id: userSessions.id })
-  const ids = rows.map((r) => r.id)
-  await forgetSessions(ids)
-  return ids
+  return rows.map((r) => r.id)
 }
 
 /** Forget cached state of all of a user's live sessions (after a role, grant or status change). */
@@ -174,7 +194,9 @@ export async function listSessions(db: Db, userId: string, currentSessionId: str
       expires_at: userSessions.expiresAt,
     })
     .from(userSessions)
-    .where(and(eq(userSessions.userId, userId), isNull(userSessions.revokedAt), gt(userSessions.expiresAt, now())))
+    .where(
+      and(eq(userSessions.userId, userId), isNull(userSessions.revokedAt), gt(userSessions.expiresAt, now())),
+    )
     .orderBy(sql`${userSessions.lastUsedAt} desc`)
   return rows.map((r) => ({ ...r, current: r.id === currentSessionId }))
 }

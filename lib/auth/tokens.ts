@@ -1,4 +1,5 @@
 import { errors, jwtVerify, SignJWT } from 'jose'
+import { nowMs } from '../platform/clock.js'
 import { env, jwtSecret } from '../platform/env.js'
 import { newId } from '../platform/ids.js'
 
@@ -37,8 +38,8 @@ export async function signToken(
     .setJti(newId())
     .setIssuer(ISSUER)
     .setAudience(AUDIENCE)
-    .setIssuedAt()
-    .setExpirationTime(`${expiresInSeconds}s`)
+    .setIssuedAt(Math.floor(nowMs() / 1000))
+    .setExpirationTime(Math.floor(nowMs() / 1000) + expiresInSeconds)
     .sign(keyOf(secret))
 }
 
@@ -56,6 +57,7 @@ export async function verifyToken(token: string, expected: TokenType): Promise<A
         issuer: ISSUER,
         audience: AUDIENCE,
         requiredClaims: ['sub', 'jti', 'exp', 'iat'],
+        currentDate: new Date(nowMs()),
       })
       if (payload.typ !== expected || typeof payload.sid !== 'string' || typeof payload.sub !== 'string') {
         throw new InvalidToken('wrong token type')

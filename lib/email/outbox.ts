@@ -62,14 +62,26 @@ export async function deliverOutbox(db: Db, ids?: string[]): Promise<{ sent: num
   for (const row of due) {
     const rendered = renderEmail(row.template as EmailTemplate, row.payload)
     const { data, error } = await api.emails.send(
-      { from: env().FROM_EMAIL, to: row.toEmail, subject: rendered.subject, text: rendered.text, html: rendered.html },
+      {
+        from: env().FROM_EMAIL,
+        to: row.toEmail,
+        subject: rendered.subject,
+        text: rendered.text,
+        html: rendered.html,
+      },
       { idempotencyKey: `outbox-${row.id}` },
     )
     if (data?.id && !error) {
       sent++
       await db
         .update(outboxEmails)
-        .set({ status: 'sent', sentAt: now(), providerMessageId: data.id, payload: {}, attempts: row.attempts + 1 })
+        .set({
+          status: 'sent',
+          sentAt: now(),
+          providerMessageId: data.id,
+          payload: {},
+          attempts: row.attempts + 1,
+        })
         .where(eq(outboxEmails.id, row.id))
     } else {
       failed++

@@ -18,7 +18,8 @@ export interface RenderedEmail {
   html: string
 }
 
-const link = (path: string, token: string) => `${env().APP_URL.replace(/\/$/, '')}${path}?token=${encodeURIComponent(token)}`
+const link = (path: string, token: string) =>
+  `${env().APP_URL.replace(/\/$/, '')}${path}?token=${encodeURIComponent(token)}`
 
 const escape = (s: string) =>
   s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!)
@@ -48,10 +49,14 @@ export function renderEmail(template: EmailTemplate, data: Record<string, unknow
         { label: 'Choose a new password', url: link('/reset-password', token) },
       )
     case 'invite':
-      return make('You have been invited', [`Hi ${name},`, 'An account was created for you. Set a password within 72 hours.'], {
-        label: 'Set your password',
-        url: link('/reset-password', token),
-      })
+      return make(
+        'You have been invited',
+        [`Hi ${name},`, 'An account was created for you. Set a password within 72 hours.'],
+        {
+          label: 'Set your password',
+          url: link('/reset-password', token),
+        },
+      )
     case 'account_locked':
       return make(
         'Your account was locked',
@@ -64,10 +69,19 @@ export function renderEmail(template: EmailTemplate, data: Record<string, unknow
         `The email address of your account was changed to ${String(data.new_email ?? '')}. If this was not you, contact us.`,
       ])
     case 'password_changed':
-      return make('Your password was changed', [`Hi ${name},`, 'Your password was changed. If this was not you, reset it now.'])
+      return make('Your password was changed', [
+        `Hi ${name},`,
+        'Your password was changed. If this was not you, reset it now.',
+      ])
     case 'mfa_enabled':
-      return make('Two-step verification is on', [`Hi ${name},`, 'Two-step verification was turned on for your account.'])
+      return make('Two-step verification is on', [
+        `Hi ${name},`,
+        'Two-step verification was turned on for your account.',
+      ])
     case 'mfa_disabled':
-      return make('Two-step verification is off', [`Hi ${name},`, 'Two-step verification was turned off for your account.'])
+      return make('Two-step verification is off', [
+        `Hi ${name},`,
+        'Two-step verification was turned off for your account.',
+      ])
   }
 }

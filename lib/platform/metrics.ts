@@ -99,10 +99,30 @@ export async function recordRequest(
   }
 }
 
-/** Prometheus text exposition of every defined metric. */
-export async function renderMetrics(extra: MetricDef[] = []): Promise<{ body: string; contentType: string }> {
+export interface GaugeValue {
+  name: string
+  help: string
+  value: number
+}
+
+/** Prometheus text exposition of every defined metric, plus gauges computed at scrape time. */
+export async function renderMetrics(
+  gauges: GaugeValue[] = [],
+): Promise<{ body: string; contentType: string }> {
   const registry = new Registry()
-  const all = [...defs.values(), ...extra]
+  for (const g of gauges) {
+    registry.registerMetric({
+      name: g.name,
+      get: async () => ({
+        name: g.name,
+        help: g.help,
+        type: 'gauge',
+        values: [{ labels: {}, value: g.value }],
+        aggregator: 'sum',
+      }),
+    } as never)
+  }
+  const all = [...defs.values()]
   const hashes = await Promise.all(all.map((d) => kv().hgetall(key(d.name))))
   all.forEach((def, i) => {
     const values = def.type === 'histogram' ? histogramValues(def, hashes[i]!) : plainValues(def, hashes[i]!)

@@ -17,7 +17,6 @@ export class AccountError extends Error {
   }
 }
 
-
 export async function findUserIdByEmail(db: Db, email: string): Promise<string | null> {
   const rows = await db
     .select({ id: users.id })

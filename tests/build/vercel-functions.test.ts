@@ -225,3 +225,33 @@ describe('built functions in a deployed environment with nothing configured', ()
     })
   }
 })
+
+describe('native addon @node-rs/argon2 in the bundles', () => {
+  const hashing = existsSync(FUNCS)
+    ? builtFunctions().filter((name) => existsSync(join(funcDir(name), 'lib/auth/password.js')))
+    : []
+
+  it('functions that hash passwords (register, login, ...) load the addon from their bundle', async () => {
+    expect(hashing).toEqual(expect.arrayContaining(['api/v1/auth/login', 'api/v1/auth/register']))
+    const probe = `
+      import { pathToFileURL } from 'node:url'
+      const { hashPassword, verifyPassword } = await import(pathToFileURL(process.argv[1]).href)
+      const h = await hashPassword('correct horse battery staple')
+      const ok = await verifyPassword(h, 'correct horse battery staple')
+      const bad = await verifyPassword(h, 'wrong')
+      process.stdout.write(JSON.stringify({ prefix: h.slice(0, 10), ok, bad }))
+    `
+    for (const name of hashing) {
+      const dir = funcDir(name)
+      expect(existsSync(join(dir, 'node_modules/@node-rs/argon2/package.json')), name).toBe(true)
+      const bindings = readdirSync(join(dir, 'node_modules/@node-rs')).filter((d) => d.startsWith('argon2-'))
+      expect(bindings, name).toContain('argon2-linux-x64-gnu')
+      const { stdout } = await run(
+        process.execPath,
+        ['--input-type=module', '-e', probe, join(dir, 'lib/auth/password.js')],
+        { cwd: dir, env: { PATH: process.env.PATH ?? '', ...LOCAL_ENV } },
+      )
+      expect(JSON.parse(stdout), name).toEqual({ prefix: '$argon2id$', ok: true, bad: false })
+    }
+  })
+})

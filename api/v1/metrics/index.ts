@@ -1,5 +1,6 @@
 import { methods } from '../../../lib/http/methods.js'
 import { route } from '../../../lib/http/route.js'
+import { databaseGauges } from '../../../lib/monitoring/gauges.js'
 import { assertMetricsAccess } from '../../../lib/monitoring/metrics-auth.js'
 import { renderMetrics } from '../../../lib/platform/metrics.js'
 
@@ -19,7 +20,7 @@ export const { GET, HEAD, OPTIONS, POST, PUT, PATCH, DELETE } = methods({
     },
     async ({ request }) => {
       assertMetricsAccess(request)
-      const { body, contentType } = await renderMetrics()
+      const { body, contentType } = await renderMetrics(await databaseGauges())
       return new Response(body, { headers: { 'content-type': contentType } })
     },
   ),

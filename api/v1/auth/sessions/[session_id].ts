@@ -1,0 +1,33 @@
+import { z } from 'zod'
+import { recordActivity } from '../../../../lib/auth/activity.js'
+import { endSession } from '../../../../lib/auth/sessions.js'
+import { notFound } from '../../../../lib/http/errors.js'
+import { methods } from '../../../../lib/http/methods.js'
+import { noContent, route } from '../../../../lib/http/route.js'
+
+// DELETE /api/v1/auth/sessions/{session_id} – end one of my sessions (another user's id is a 404)
+export const { GET, HEAD, OPTIONS, POST, PUT, PATCH, DELETE } = methods({
+  DELETE: route(
+    {
+      path: '/api/v1/auth/sessions/[session_id]',
+      summary: 'End one of my sessions',
+      tags: ['auth'],
+      auth: 'authenticated',
+      params: z.object({ session_id: z.uuid() }),
+      status: 204,
+      responses: { 404: 'No such live session of yours' },
+    },
+    async ({ db, principal, params, ip, userAgent }) => {
+      const ended = await endSession(db, principal!.userId, params.session_id, 'revoked_by_user')
+      if (!ended) throw notFound('session')
+      await recordActivity(db, {
+        userId: principal!.userId,
+        action: 'auth.session_revoked',
+        resource: 'session',
+        resourceId: params.session_id,
+        meta: { ip, userAgent },
+      })
+      return noContent()
+    },
+  ),
+})

@@ -1,0 +1,104 @@
+import { z } from 'zod'
+import { PASSWORD_MAX_LENGTH } from './password.js'
+
+// Request and response shapes of the auth endpoints (also the OpenAPI source).
+
+export const Email = z
+  .string()
+  .trim()
+  .max(254)
+  .pipe(z.email({ message: 'Enter a valid email address.' }))
+export const Password = z.string().min(1).max(PASSWORD_MAX_LENGTH)
+const Name = z.string().trim().min(1).max(100)
+const Phone = z
+  .string()
+  .trim()
+  .regex(/^\+?[0-9 ()./-]{6,25}$/, 'Enter a phone number of digits, spaces and + ( ) - .')
+
+export const RegisterBody = z.object({
+  email: Email,
+  password: Password,
+  first_name: Name,
+  last_name: Name,
+  company: z.string().trim().max(200).nullish(),
+  phone: Phone.nullish(),
+  marketing_consent: z.boolean().optional(),
+})
+
+export const LoginBody = z.object({ email: z.string().trim().max(254), password: z.string().max(1024) })
+export const RefreshBody = z.object({ refresh_token: z.string().min(1).max(500) })
+
+export const TokenResponse = z.object({
+  access_token: z.string(),
+  refresh_token: z.string(),
+  token_type: z.literal('bearer'),
+  expires_in: z.number().int(),
+  user_id: z.string(),
+  requires_mfa: z.literal(false),
+})
+export const LoginResponse = z.union([
+  TokenResponse,
+  z.object({ requires_mfa: z.literal(true), mfa_token: z.string(), user_id: z.string() }),
+])
+
+export const ProfileFields = z.object({
+  avatar_url: z.url().max(2000).nullish(),
+  bio: z.string().max(2000).nullish(),
+  website: z.url().max(2000).nullish(),
+  location: z.string().max(200).nullish(),
+  timezone: z.string().max(64).nullish(),
+  language: z.string().max(16).nullish(),
+  preferences: z.record(z.string(), z.unknown()).optional(),
+})
+
+export const UpdateMeBody = z
+  .object({
+    first_name: Name.optional(),
+    last_name: Name.optional(),
+    company: z.string().trim().max(200).nullish(),
+    phone: Phone.nullish(),
+    marketing_consent: z.boolean().optional(),
+    email: Email.optional(),
+    current_password: z.string().max(1024).optional(),
+    profile: ProfileFields.optional(),
+  })
+  .strict()
+
+export const MeResponse = z.object({
+  id: z.string(),
+  email: z.string(),
+  first_name: z.string().nullable(),
+  last_name: z.string().nullable(),
+  company: z.string().nullable(),
+  phone: z.string().nullable(),
+  role: z.enum(['customer', 'staff', 'admin']),
+  is_verified: z.boolean(),
+  mfa_enabled: z.boolean(),
+  marketing_consent: z.boolean(),
+  last_login_at: z.string().nullable(),
+  created_at: z.string(),
+  updated_at: z.string(),
+  pending_email: z.string().nullable().optional(),
+  profile: z.object({
+    avatar_url: z.string().nullable(),
+    bio: z.string().nullable(),
+    website: z.string().nullable(),
+    location: z.string().nullable(),
+    timezone: z.string().nullable(),
+    language: z.string().nullable(),
+    preferences: z.record(z.string(), z.unknown()),
+  }),
+})
+
+export const ChangePasswordBody = z.object({ current_password: z.string().max(1024), new_password: Password })
+export const MessageResponse = z.object({ message: z.string() })
+
+export const SessionSchema = z.object({
+  id: z.string(),
+  ip_address: z.string().nullable(),
+  user_agent: z.string().nullable(),
+  created_at: z.string(),
+  last_used_at: z.string(),
+  expires_at: z.string(),
+  current: z.boolean(),
+})
