@@ -21,14 +21,14 @@ export interface RenderedEmail {
 const link = (path: string, token: string) =>
   `${env().APP_URL.replace(/\/$/, '')}${path}?token=${encodeURIComponent(token)}`
 
-const escape = (s: string) =>
+const escapeHtml = (s: string) =>
   s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!)
 
 function make(subject: string, lines: string[], action?: { label: string; url: string }): RenderedEmail {
   const text = [...lines, ...(action ? ['', `${action.label}: ${action.url}`] : [])].join('\n')
   const html = [
-    ...lines.map((l) => `<p>${escape(l)}</p>`),
-    ...(action ? [`<p><a href="${escape(action.url)}">${escape(action.label)}</a></p>`] : []),
+    ...lines.map((l) => `<p>${escapeHtml(l)}</p>`),
+    ...(action ? [`<p><a href="${escapeHtml(action.url)}">${escapeHtml(action.label)}</a></p>`] : []),
   ].join('\n')
   return { subject, text, html }
 }
