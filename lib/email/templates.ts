@@ -10,6 +10,7 @@ export type EmailTemplate =
   | 'password_changed'
   | 'mfa_enabled'
   | 'mfa_disabled'
+  | 'mfa_reset'
   | 'invite'
 
 export interface RenderedEmail {
@@ -82,6 +83,13 @@ export function renderEmail(template: EmailTemplate, data: Record<string, unknow
       return make('Two-step verification is off', [
         `Hi ${name},`,
         'Two-step verification was turned off for your account.',
+      ])
+    case 'mfa_reset':
+      return make('Two-step verification was reset', [
+        `Hi ${name},`,
+        'An administrator removed two-step verification and the backup codes from your account. ' +
+          'You can sign in with your password and turn it on again in your account settings.',
+        'If you did not ask for this, contact us at once.',
       ])
   }
 }

@@ -2,6 +2,7 @@ import { getMe, updateMe } from '../../../lib/auth/profile.js'
 import { MeResponse, UpdateMeBody } from '../../../lib/auth/schemas.js'
 import { methods } from '../../../lib/http/methods.js'
 import { json, route } from '../../../lib/http/route.js'
+import { eraseMeRoute } from '../../../lib/users/erasure-route.js'
 
 export const { GET, HEAD, OPTIONS, POST, PUT, PATCH, DELETE } = methods({
   // GET /api/v1/auth/me – the signed-in user's profile
@@ -34,4 +35,6 @@ export const { GET, HEAD, OPTIONS, POST, PUT, PATCH, DELETE } = methods({
       return json({ ...(await getMe(db, principal!.userId)), pending_email })
     },
   ),
+  // DELETE /api/v1/auth/me – erase my own account (GDPR; lib/users/erasure-route.ts)
+  DELETE: eraseMeRoute,
 })

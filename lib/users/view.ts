@@ -1,0 +1,74 @@
+import { z } from 'zod'
+import type { userProfiles, users } from '../../db/schema/index.js'
+
+// The one admin-facing shape of a user. Never a hash, secret, token or code.
+
+type UserRow = typeof users.$inferSelect
+type ProfileRow = typeof userProfiles.$inferSelect
+
+export const AdminUserSchema = z.object({
+  id: z.string(),
+  email: z.string(),
+  first_name: z.string().nullable(),
+  last_name: z.string().nullable(),
+  company: z.string().nullable(),
+  phone: z.string().nullable(),
+  role: z.enum(['customer', 'staff', 'admin']),
+  is_active: z.boolean(),
+  is_verified: z.boolean(),
+  mfa_enabled: z.boolean(),
+  marketing_consent: z.boolean(),
+  locked_until: z.string().nullable(),
+  suspended_at: z.string().nullable(),
+  suspension_reason: z.string().nullable(),
+  last_login_at: z.string().nullable(),
+  created_at: z.string(),
+  updated_at: z.string(),
+  profile: z
+    .object({
+      avatar_url: z.string().nullable(),
+      bio: z.string().nullable(),
+      website: z.string().nullable(),
+      location: z.string().nullable(),
+      timezone: z.string().nullable(),
+      language: z.string().nullable(),
+      preferences: z.record(z.string(), z.unknown()),
+    })
+    .optional(),
+})
+export type AdminUser = z.infer<typeof AdminUserSchema>
+
+const iso = (d: Date | null) => (d ? d.toISOString() : null)
+
+export function toAdminUser(u: UserRow, profile?: ProfileRow | null): AdminUser {
+  return {
+    id: u.id,
+    email: u.email,
+    first_name: u.firstName,
+    last_name: u.lastName,
+    company: u.company,
+    phone: u.phone,
+    role: u.role,
+    is_active: u.isActive,
+    is_verified: u.isVerified,
+    mfa_enabled: u.mfaEnabled,
+    marketing_consent: u.marketingConsent,
+    locked_until: iso(u.lockedUntil),
+    suspended_at: iso(u.suspendedAt),
+    suspension_reason: u.suspensionReason,
+    last_login_at: iso(u.lastLoginAt),
+    created_at: u.createdAt.toISOString(),
+    updated_at: u.updatedAt.toISOString(),
+    ...(profile !== undefined && {
+      profile: {
+        avatar_url: profile?.avatarUrl ?? null,
+        bio: profile?.bio ?? null,
+        website: profile?.website ?? null,
+        location: profile?.location ?? null,
+        timezone: profile?.timezone ?? null,
+        language: profile?.language ?? null,
+        preferences: profile?.preferences ?? {},
+      },
+    }),
+  }
+}
