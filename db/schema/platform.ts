@@ -74,6 +74,7 @@ export const outboxEmails = pgTable(
     check('outbox_emails_attempts_check', sql`${t.attempts} >= 0`),
     uniqueIndex('outbox_emails_dedupe_key_unique').on(t.dedupeKey),
     index('outbox_emails_status_next_attempt_idx').on(t.status, t.nextAttemptAt),
+    index('outbox_emails_to_email_lower_idx').on(sql`lower(${t.toEmail})`),
   ],
 )
 

@@ -175,6 +175,7 @@ export const userActivities = pgTable(
   (t) => [
     index('user_activities_user_id_created_at_idx').on(t.userId, t.createdAt.desc()),
     index('user_activities_action_idx').on(t.action),
+    index('user_activities_actor_id_idx').on(t.actorId),
   ],
 )
 

@@ -1,0 +1,2 @@
+CREATE INDEX "outbox_emails_to_email_lower_idx" ON "outbox_emails" USING btree (lower("to_email"));--> statement-breakpoint
+CREATE INDEX "user_activities_actor_id_idx" ON "user_activities" USING btree ("actor_id");
