@@ -6,7 +6,7 @@ import type { Db } from '../platform/db.js'
 import { log } from '../platform/logger.js'
 import { kv } from '../platform/redis.js'
 import { effectivePermissions, type Principal, type Role } from './permissions.js'
-import { bearerToken, InvalidToken, verifyToken } from './tokens.js'
+import { type AccessClaims, bearerToken, InvalidToken, verifyToken } from './tokens.js'
 
 // Per-request authority from current state (DESIGN "Auth"): Postgres is the truth, Redis caches the
 // session's state for at most 60 s and is deleted on every change. A cache miss costs one query.
@@ -76,27 +76,37 @@ async function sessionState(db: Db, sessionId: string): Promise<SessionState | n
   return state
 }
 
-/** Forget cached state after any change to a session or its user (write-through invalidation). */
+/**
+ * Forget cached state after any change to a session or its user (write-through invalidation). Never
+ * throws: with Redis unreachable the cache cannot be read either, and an entry lives 60 s at most.
+ */
 export async function forgetSessions(sessionIds: readonly string[]): Promise<void> {
-  if (sessionIds.length) await kv().del(...sessionIds.map(cacheKey))
+  if (!sessionIds.length) return
+  await kv()
+    .del(...sessionIds.map(cacheKey))
+    .catch((err) => log.warn('session cache invalidation failed', { err, sessions: sessionIds.length }))
 }
 
 /**
  * The principal behind the request's bearer token, or null when there is none.
  * Throws 401 for a token that is malformed, expired, of another type, or whose session is dead.
  */
-export async function authenticate(request: Request, db: Db): Promise<Principal | null> {
+/** The verified claims of the request's bearer access token (CPU only), null without one; 401 if bad. */
+export async function readAccessToken(request: Request): Promise<AccessClaims | null> {
   const token = bearerToken(request)
   if (token === null) return null
   if (token === '') throw unauthorized('The Authorization header must be "Bearer <token>".', 'invalid_token')
-  let claims: Awaited<ReturnType<typeof verifyToken>>
   try {
-    claims = await verifyToken(token, 'access')
+    return await verifyToken(token, 'access')
   } catch (err) {
     if (err instanceof InvalidToken)
       throw unauthorized('The access token is invalid or expired.', 'invalid_token')
     throw err
   }
+}
+
+/** Authority of a verified token from the current session state; 401 when the session is over. */
+export async function principalFor(db: Db, claims: AccessClaims): Promise<Principal> {
   const state = await sessionState(db, claims.sid)
   if (!state?.active || state.userId !== claims.sub) {
     throw unauthorized('The session has ended.', 'session_ended')
@@ -112,4 +122,13 @@ export async function authenticate(request: Request, db: Db): Promise<Principal 
       grants.map((g) => g.permission),
     ),
   }
+}
+
+/**
+ * The principal behind the request's bearer token, or null when there is none.
+ * Throws 401 for a token that is malformed, expired, of another type, or whose session is dead.
+ */
+export async function authenticate(request: Request, db: Db): Promise<Principal | null> {
+  const claims = await readAccessToken(request)
+  return claims ? principalFor(db, claims) : null
 }

@@ -293,6 +293,20 @@ export async function startMfaChallenge(db: Db, userId: string): Promise<string>
 
 export type MfaLoginTokens = Omit<IssuedTokens, 'session_id'>
 
+/** Wrong codes per mfa_token before it is spent: guessing stays bounded even with rate limits off or down. */
+export const MFA_CHALLENGE_MAX_FAILURES = 5
+
+async function burnAfterFailures(db: Db, challengeId: string): Promise<void> {
+  const failures = sql`coalesce((${userTokens.metadata}->>'failures')::int, 0) + 1`
+  await db
+    .update(userTokens)
+    .set({
+      metadata: sql`jsonb_set(${userTokens.metadata}, '{failures}', to_jsonb(${failures}))`,
+      usedAt: sql`case when ${failures} >= ${MFA_CHALLENGE_MAX_FAILURES} then ${now()}::timestamptz else ${userTokens.usedAt} end`,
+    })
+    .where(eq(userTokens.id, challengeId))
+}
+
 /**
  * Finish a login: a valid mfa_token plus a TOTP or backup code opens a session. The mfa_login row is
  * consumed only on success; a wrong code leaves it usable until it expires but counts against the
@@ -330,6 +344,7 @@ export async function completeMfaLogin(
   await perUserLimit(userId)
   const { proof, method } = await checkCode(db, userId, code, true)
   if (!proof) {
+    await burnAfterFailures(db, challengeId)
     await recordFailure(db, userId, meta, 'login', method)
     throw invalidLoginCode()
   }

@@ -10,8 +10,8 @@ import { forgetSessions } from './authenticate.js'
 import { accessTokenTtlSeconds, signToken } from './tokens.js'
 
 // Sessions: one row per sign-in. The refresh token is `<session id>.<256-bit secret>`, stored as the
-// SHA-256 of the whole token and rotated on every use. Presenting any earlier token of a live session is
-// reuse: the session (its whole token family) ends at once.
+// SHA-256 of the whole token and rotated on every use. Presenting the token it replaced is reuse: the
+// session (its whole token family) ends at once.
 
 export interface IssuedTokens {
   access_token: string
@@ -110,11 +110,20 @@ export async function rotateRefreshToken(db: Db, token: string, meta: RequestMet
       )
       .returning({ userId: userSessions.userId })
     if (rotated) return { ok: true, tokens: await tokensFor(rotated.userId, sessionId, next) }
-    // Not the current token. A live session of that id means an older token of its family came back.
+    // Not the current token. The one it replaced coming back is reuse (a copy is in someone else's hands,
+    // or two clients raced): the family ends. Anything else is just invalid: knowing a session id must
+    // not be enough to end that session.
     const [live] = await tx
       .update(userSessions)
       .set({ revokedAt: now(), revokedReason: 'refresh_token_reuse' })
-      .where(and(eq(userSessions.id, sessionId), isNull(userSessions.revokedAt)))
+      .where(
+        and(
+          eq(userSessions.id, sessionId),
+          eq(userSessions.previousTokenHash, sha256(token)),
+          isNull(userSessions.revokedAt),
+          gt(userSessions.expiresAt, now()),
+        ),
+      )
       .returning({ userId: userSessions.userId })
     if (!live) return { ok: false, reason: 'invalid' }
     await recordActivity(tx, {
@@ -136,17 +145,30 @@ export async function endSession(
   userId: string,
   sessionId: string,
   reason: string,
+  activity?: { action: string; meta: RequestMeta },
 ): Promise<boolean> {
   if (!UUID.test(sessionId)) return false
-  const rows = await db
-    .update(userSessions)
-    .set({ revokedAt: now(), revokedReason: reason })
-    .where(
-      and(eq(userSessions.id, sessionId), eq(userSessions.userId, userId), isNull(userSessions.revokedAt)),
-    )
-    .returning({ id: userSessions.id })
+  const ended = await db.transaction(async (tx) => {
+    const rows = await tx
+      .update(userSessions)
+      .set({ revokedAt: now(), revokedReason: reason })
+      .where(
+        and(eq(userSessions.id, sessionId), eq(userSessions.userId, userId), isNull(userSessions.revokedAt)),
+      )
+      .returning({ id: userSessions.id })
+    if (rows.length && activity) {
+      await recordActivity(tx, {
+        userId,
+        action: activity.action,
+        resource: 'session',
+        resourceId: sessionId,
+        meta: activity.meta,
+      })
+    }
+    return rows.length > 0
+  })
   await forgetSessions([sessionId])
-  return rows.length > 0
+  return ended
 }
 
 /**

@@ -83,5 +83,22 @@ export function errorToResponse(err: unknown, requestId: string): Response {
   if (err instanceof ProblemError) {
     return problemResponse(err.status, err.code, err.detail, requestId, err.extra)
   }
+  // PostgreSQL data exceptions (class 22: NUL bytes, unparseable dates, out-of-range values) come from
+  // values a client sent; they are that client's 422, never a 500.
+  const code = sqlState(err)
+  if (code?.startsWith('22')) {
+    return problemResponse(
+      422,
+      'invalid_value',
+      'A value in the request cannot be stored or compared.',
+      requestId,
+    )
+  }
   return problemResponse(500, 'internal_error', 'Something went wrong on our side.', requestId)
+}
+
+function sqlState(err: unknown): string | undefined {
+  const e = err as { code?: unknown; cause?: { code?: unknown } }
+  const code = typeof e?.cause?.code === 'string' ? e.cause.code : e?.code
+  return typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code) ? code : undefined
 }

@@ -9,7 +9,27 @@ export function issuesToFieldErrors(issues: readonly z.core.$ZodIssue[], prefix?
   }))
 }
 
+/** Paths of strings holding a NUL character, which PostgreSQL text cannot store. */
+function nulPaths(value: unknown, path: string[] = [], out: string[] = []): string[] {
+  if (typeof value === 'string') {
+    if (value.includes('\u0000')) out.push(path.join('.'))
+  } else if (Array.isArray(value)) {
+    value.forEach((v, i) => nulPaths(v, [...path, String(i)], out))
+  } else if (value && typeof value === 'object') {
+    for (const [k, v] of Object.entries(value)) nulPaths(v, [...path, k], out)
+    if (Object.keys(value).some((k) => k.includes('\u0000'))) out.push(path.join('.'))
+  }
+  return out
+}
+
 export function validate<T extends z.ZodType>(schema: T, input: unknown, where: string): z.output<T> {
+  const prefix = where === 'body' ? [] : [where]
+  const nul = nulPaths(input, prefix)
+  if (nul.length) {
+    throw unprocessable(
+      nul.map((p) => ({ path: p, message: 'Must not contain NUL characters.', code: 'invalid_character' })),
+    )
+  }
   const r = schema.safeParse(input)
   if (r.success) return r.data
   throw unprocessable(issuesToFieldErrors(r.error.issues, where === 'body' ? undefined : where))

@@ -11,12 +11,32 @@ export function redact(value: unknown, depth = 0): unknown {
   if (value === null || typeof value !== 'object') return value
   if (depth > 6) return '[truncated]'
   if (Array.isArray(value)) return value.map((v) => redact(v, depth + 1))
-  if (value instanceof Error) return { name: value.name, message: value.message }
+  if (value instanceof Error) return safeError(value)
   const out: Record<string, unknown> = {}
   for (const [k, v] of Object.entries(value)) {
     out[k] = SECRET_KEY.test(k) || PII_KEY.test(k) ? '[redacted]' : redact(v, depth + 1)
   }
   return out
+}
+
+/**
+ * An error as it may be logged: name, a message without query parameters (drizzle puts every bound value,
+ * hashes and personal data included, after "params:"), the driver's SQLSTATE and constraint, a stack
+ * trimmed the same way.
+ */
+export function safeError(err: unknown): Record<string, unknown> {
+  if (!(err instanceof Error)) return { value: typeof err === 'string' ? err.slice(0, 200) : typeof err }
+  const strip = (s: string | undefined) =>
+    s?.replace(/\bparams:[\s\S]*?(?=\n\s+at |$)/g, 'params: [redacted]')
+  const cause = (err as { cause?: { code?: unknown; constraint?: unknown; name?: unknown } }).cause
+  return {
+    name: err.name,
+    message: strip(err.message)?.slice(0, 1000),
+    ...(cause && typeof cause === 'object'
+      ? { cause: { name: cause.name, sqlstate: cause.code, constraint: cause.constraint } }
+      : {}),
+    stack: strip(err.stack)?.slice(0, 4000),
+  }
 }
 
 function configuredLevel(): keyof typeof LEVELS {

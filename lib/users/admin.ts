@@ -11,7 +11,7 @@ import { sendVerificationEmail } from '../auth/recovery.js'
 import { Email, Password, ProfileFields, RegisterBody } from '../auth/schemas.js'
 import { endUserSessions, forgetUserSessions } from '../auth/sessions.js'
 import { deliverAfterResponse, enqueueEmail } from '../email/outbox.js'
-import { conflict, notFound, unprocessable } from '../http/errors.js'
+import { conflict, forbidden, notFound, unprocessable } from '../http/errors.js'
 import { offsetOf, PageQuery, PaginationSchema, pagination } from '../http/pagination.js'
 import { now } from '../platform/clock.js'
 import type { Db } from '../platform/db.js'
@@ -286,6 +286,11 @@ export async function updateUser(
   const newEmail = body.email === undefined ? undefined : normaliseEmail(body.email)
   const changingEmail = newEmail !== undefined && newEmail !== target.email
   if (changingEmail) {
+    // Whoever controls an account's email controls the account (password reset): only admins move it,
+    // and never their own here (that is PUT /auth/me, with the current password and re-verification).
+    assertNotSelf(actor, target, 'change the email of')
+    if (actor.role !== 'admin')
+      throw forbidden('Only an admin can change the email of an account.', 'email_change_forbidden')
     const owner = await findUserIdByEmail(db, newEmail)
     if (owner && owner !== target.id) throw emailTaken()
   }

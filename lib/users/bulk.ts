@@ -103,7 +103,10 @@ function rowErrors(
   check(() => assertMayManage(actor, target))
   check(() => assertMaySetRole(actor, target, changes.role))
   if (changes.is_active === false) check(() => assertNotSelf(actor, target, 'deactivate'))
-  if (changes.grants) check(() => assertMayGrant(actor, changes.grants!.permissions))
+  if (changes.grants) {
+    check(() => assertNotSelf(actor, target, 'change the permissions of'))
+    check(() => assertMayGrant(actor, changes.grants!.permissions))
+  }
   return errors
 }
 

@@ -125,9 +125,28 @@ describe('redact', () => {
     expect(out).not.toContain('111111')
   })
 
-  it('reduces an Error to its name and message', () => {
+  it('reduces an Error to its name, message and stack', () => {
     const err = new TypeError('boom')
-    expect(redact({ err })).toEqual({ err: { name: 'TypeError', message: 'boom' } })
+    const out = redact({ err }) as { err: Record<string, unknown> }
+    expect(out.err).toMatchObject({ name: 'TypeError', message: 'boom' })
+    expect(String(out.err.stack)).toContain('TypeError: boom')
+  })
+
+  it('never logs the bound parameters of a failed query (hashes, emails, names)', () => {
+    const cause = Object.assign(new Error('duplicate key value violates unique constraint'), {
+      code: '23505',
+      constraint: 'users_email_lower_unique',
+    })
+    const err = new Error(
+      'Failed query: insert into "users" ("email", "password_hash") values ($1, $2)\nparams: ada@example.com,$argon2id$v=19$m=19456$secret',
+      { cause },
+    )
+    const text = JSON.stringify(redact({ err }))
+    expect(text).not.toContain('ada@example.com')
+    expect(text).not.toContain('$argon2id')
+    expect(text).toContain('params: [redacted]')
+    expect(text).toContain('users_email_lower_unique')
+    expect(text).toContain('23505')
   })
 
   it('leaves primitives alone', () => {

@@ -1,4 +1,3 @@
-import { recordActivity } from '../../../lib/auth/activity.js'
 import { authEvents, count } from '../../../lib/auth/metrics.js'
 import { endSession } from '../../../lib/auth/sessions.js'
 import { methods } from '../../../lib/http/methods.js'
@@ -10,12 +9,8 @@ export const { GET, HEAD, OPTIONS, POST, PUT, PATCH, DELETE } = methods({
     { path: '/api/v1/auth/logout', summary: 'Sign out', tags: ['auth'], auth: 'authenticated', status: 204 },
     async ({ db, principal, ip, userAgent }) => {
       const p = principal!
-      await endSession(db, p.userId, p.sessionId, 'logout')
-      await recordActivity(db, {
-        userId: p.userId,
+      await endSession(db, p.userId, p.sessionId, 'logout', {
         action: 'auth.logout',
-        resource: 'session',
-        resourceId: p.sessionId,
         meta: { ip, userAgent },
       })
       count(authEvents, 'logout')

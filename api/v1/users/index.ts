@@ -36,7 +36,7 @@ export const { GET, HEAD, OPTIONS, POST, PUT, PATCH, DELETE } = methods({
         'through POST /api/v1/auth/reset-password. Any role but customer needs an admin. A taken email ' +
         '(any case) is a 409 email_taken.',
       tags: ['users'],
-      auth: { permission: 'users.manage' },
+      auth: { role: 'admin' },
       body: CreateUserBody,
       response: AdminUserSchema,
       status: 201,

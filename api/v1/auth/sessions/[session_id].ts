@@ -1,5 +1,4 @@
 import { z } from 'zod'
-import { recordActivity } from '../../../../lib/auth/activity.js'
 import { endSession } from '../../../../lib/auth/sessions.js'
 import { notFound } from '../../../../lib/http/errors.js'
 import { methods } from '../../../../lib/http/methods.js'
@@ -18,15 +17,11 @@ export const { GET, HEAD, OPTIONS, POST, PUT, PATCH, DELETE } = methods({
       responses: { 404: 'No such live session of yours' },
     },
     async ({ db, principal, params, ip, userAgent }) => {
-      const ended = await endSession(db, principal!.userId, params.session_id, 'revoked_by_user')
-      if (!ended) throw notFound('session')
-      await recordActivity(db, {
-        userId: principal!.userId,
+      const ended = await endSession(db, principal!.userId, params.session_id, 'revoked_by_user', {
         action: 'auth.session_revoked',
-        resource: 'session',
-        resourceId: params.session_id,
         meta: { ip, userAgent },
       })
+      if (!ended) throw notFound('session')
       return noContent()
     },
   ),

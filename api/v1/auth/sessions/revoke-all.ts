@@ -19,14 +19,17 @@ export const { GET, HEAD, OPTIONS, POST, PUT, PATCH, DELETE } = methods({
     async ({ db, principal, body, ip, userAgent }) => {
       const p = principal!
       const keep = body?.keep_current ? p.sessionId : undefined
-      const ended = await endUserSessions(db, p.userId, 'revoked_all_by_user', keep)
-      await forgetSessions(ended)
-      await recordActivity(db, {
-        userId: p.userId,
-        action: 'auth.sessions_revoked_all',
-        meta: { ip, userAgent },
-        metadata: { revoked: ended.length, kept_current: Boolean(keep) },
+      const ended = await db.transaction(async (tx) => {
+        const ids = await endUserSessions(tx, p.userId, 'revoked_all_by_user', keep)
+        await recordActivity(tx, {
+          userId: p.userId,
+          action: 'auth.sessions_revoked_all',
+          meta: { ip, userAgent },
+          metadata: { revoked: ids.length, kept_current: Boolean(keep) },
+        })
+        return ids
       })
+      await forgetSessions(ended)
       return json({ revoked: ended.length })
     },
   ),
