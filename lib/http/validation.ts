@@ -14,7 +14,7 @@ function nulPaths(value: unknown, path: string[] = [], out: string[] = []): stri
   if (typeof value === 'string') {
     if (value.includes('\u0000')) out.push(path.join('.'))
   } else if (Array.isArray(value)) {
-    value.forEach((v, i) => nulPaths(v, [...path, String(i)], out))
+    for (const [i, v] of value.entries()) nulPaths(v, [...path, String(i)], out)
   } else if (value && typeof value === 'object') {
     for (const [k, v] of Object.entries(value)) nulPaths(v, [...path, k], out)
     if (Object.keys(value).some((k) => k.includes('\u0000'))) out.push(path.join('.'))
