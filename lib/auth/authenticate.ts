@@ -57,40 +57,42 @@ export async function loadSessionState(db: Db, sessionId: string): Promise<Sessi
   }
 }
 
+// A forgotten session is marked for one cache lifetime instead of deleted: a request that read Postgres just
+// before the change committed must not write its stale state back (cache writes are SET NX).
+const TOMBSTONE = { forgotten: true } as const
+type Cached = SessionState | typeof TOMBSTONE
+
 async function sessionState(db: Db, sessionId: string): Promise<SessionState | null> {
   const cached = await kv()
-    .get<SessionState>(cacheKey(sessionId))
+    .get<Cached>(cacheKey(sessionId))
     .catch((err) => {
       log.warn('session cache read failed; using the database', { err })
       return null
     })
-  if (cached && cached.validUntil > nowMs()) return cached
+  if (cached && !('forgotten' in cached) && cached.validUntil > nowMs()) return cached
   const state = await loadSessionState(db, sessionId)
-  if (state) {
+  if (state && !cached) {
     const ttl = Math.min(SESSION_CACHE_TTL_SECONDS, Math.ceil((state.validUntil - nowMs()) / 1000))
     if (ttl > 0)
       await kv()
-        .set(cacheKey(sessionId), state, ttl)
+        .setIfAbsent(cacheKey(sessionId), state, ttl)
         .catch(() => undefined)
   }
   return state
 }
 
 /**
- * Forget cached state after any change to a session or its user (write-through invalidation). Never
- * throws: with Redis unreachable the cache cannot be read either, and an entry lives 60 s at most.
+ * Forget cached state after any change to a session or its user (write-through invalidation), by
+ * marking it for one cache lifetime. Never throws: with Redis unreachable the cache cannot be read
+ * either, and an entry lives 60 s at most.
  */
 export async function forgetSessions(sessionIds: readonly string[]): Promise<void> {
   if (!sessionIds.length) return
-  await kv()
-    .del(...sessionIds.map(cacheKey))
+  await Promise.all(sessionIds.map((id) => kv().set(cacheKey(id), TOMBSTONE, SESSION_CACHE_TTL_SECONDS)))
+    .then(() => undefined)
     .catch((err) => log.warn('session cache invalidation failed', { err, sessions: sessionIds.length }))
 }
 
-/**
- * The principal behind the request's bearer token, or null when there is none.
- * Throws 401 for a token that is malformed, expired, of another type, or whose session is dead.
- */
 /** The verified claims of the request's bearer access token (CPU only), null without one; 401 if bad. */
 export async function readAccessToken(request: Request): Promise<AccessClaims | null> {
   const token = bearerToken(request)

@@ -9,6 +9,8 @@ export interface KeyValueStore {
   readonly kind: 'upstash' | 'memory'
   get<T>(key: string): Promise<T | null>
   set(key: string, value: unknown, ttlSeconds?: number): Promise<void>
+  /** SET NX: write only when the key does not exist. Returns whether it wrote. */
+  setIfAbsent(key: string, value: unknown, ttlSeconds: number): Promise<boolean>
   del(...keys: string[]): Promise<void>
   /** Many hash increments in one round trip. */
   hincrby(entries: ReadonlyArray<readonly [key: string, field: string, by: number]>): Promise<void>
@@ -34,6 +36,9 @@ class UpstashStore implements KeyValueStore {
   async set(key: string, value: unknown, ttlSeconds?: number) {
     if (ttlSeconds) await this.client.set(this.k(key), value, { ex: ttlSeconds })
     else await this.client.set(this.k(key), value)
+  }
+  async setIfAbsent(key: string, value: unknown, ttlSeconds: number) {
+    return (await this.client.set(this.k(key), value, { ex: ttlSeconds, nx: true })) === 'OK'
   }
   async del(...keys: string[]) {
     if (keys.length) await this.client.del(...keys.map((k) => this.k(k)))
@@ -88,6 +93,11 @@ export class MemoryStore implements KeyValueStore {
       value: structuredClone(value),
       expiresAt: ttlSeconds ? nowMs() + ttlSeconds * 1000 : undefined,
     })
+  }
+  async setIfAbsent(key: string, value: unknown, ttlSeconds: number) {
+    if (this.live(key)) return false
+    await this.set(key, value, ttlSeconds)
+    return true
   }
   async del(...keys: string[]) {
     for (const k of keys) this.data.delete(k)

@@ -2,12 +2,13 @@ import { eq } from 'drizzle-orm'
 import { generate } from 'otplib'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { userSessions, users } from '../../db/schema/index.js'
+import { loadSessionState } from '../../lib/auth/authenticate.js'
 import { startMfaChallenge } from '../../lib/auth/mfa.js'
 import { nowMs } from '../../lib/platform/clock.js'
 import { getDb } from '../../lib/platform/db.js'
 import { resetEnv } from '../../lib/platform/env.js'
 import { resetRateLimits } from '../../lib/platform/ratelimit.js'
-import { resetKv } from '../../lib/platform/redis.js'
+import { kv, resetKv } from '../../lib/platform/redis.js'
 import { DEFAULT_PASSWORD, makeUser } from '../support/factories.js'
 import { call } from '../support/http.js'
 
@@ -131,6 +132,21 @@ describe('MFA login guessing', () => {
     const late = await call('POST', '/api/v1/auth/mfa/verify', { body: { mfa_token: mfaToken, code: right } })
     expect(late.status).toBe(401)
     expect(late.body.code).toBe('invalid_mfa_token')
+  })
+})
+
+describe('session cache invalidation', () => {
+  it('keeps a revoked session dead even when a request that read Postgres earlier writes its state late', async () => {
+    const { token, user, sessionId } = await makeUser()
+    const db = await getDb()
+    // What a slow request read from Postgres just before the logout committed:
+    const stale = await loadSessionState(db, sessionId)
+    expect(stale?.active).toBe(true)
+    expect((await call('POST', '/api/v1/auth/logout', { token })).status).toBe(204)
+    // ...and then tries to cache, after the logout's invalidation ran: refused (SET NX over a tombstone).
+    expect(await kv().setIfAbsent(`session:${sessionId}`, stale, 60)).toBe(false)
+    expect((await call('GET', '/api/v1/auth/me', { token })).status).toBe(401)
+    expect(user.id).toBe(stale?.userId)
   })
 })
 
