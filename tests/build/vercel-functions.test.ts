@@ -6,6 +6,8 @@ import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { DetailedHealthSchema, LivenessSchema } from '../../lib/monitoring/schemas.js'
+import { configureNeonDriver, migrateNeon } from '../../lib/platform/db.js'
+import { startWsProxy, type WsProxy } from '../support/ws-proxy.js'
 
 // The Vercel build output, as deployed: `npm run build:vercel` first, then `npm run test:build`.
 // Every built function runs in a child `node` process of its own with a clean environment, importing the
@@ -20,8 +22,13 @@ const METHODS = ['GET', 'HEAD', 'OPTIONS', 'POST', 'PUT', 'DELETE', 'PATCH']
 const RESULT = '@@vercel-function-result@@'
 const run = promisify(execFile)
 
-// Development mode without services: no DATABASE_URL (in-memory PGlite), no Redis, no provider keys.
-const LOCAL_ENV = { NODE_ENV: 'test', LOG_LEVEL: 'silent', PGLITE_DATA_DIR: 'memory://' }
+// Built functions run as in production: the Neon driver over WebSocket, here to this machine's PostgreSQL
+// through the test proxy, on a database migrated for this run (PGlite is not in deployed bundles). No
+// Redis and no provider keys: those answer not_configured.
+const LOCAL_ENV: Record<string, string> = { NODE_ENV: 'test', LOG_LEVEL: 'silent' }
+const PG = process.env.TEST_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres'
+const BUILD_DB = `commerce_build_${process.pid}`
+let proxy: WsProxy | undefined
 
 // Runs in the child: argv = [handler file, method, url, "list" | "call"].
 const CHILD = `
@@ -118,20 +125,51 @@ async function invoke(
   return JSON.parse(line.slice(RESULT.length)) as ChildResult
 }
 
-beforeAll(() => {
+async function withAdmin<T>(fn: (query: (sql: string) => Promise<unknown>) => Promise<T>): Promise<T> {
+  const { Pool } = await import('@neondatabase/serverless')
+  const admin = new Pool({ connectionString: PG, max: 1 })
+  try {
+    return await fn((sql) => admin.query(sql))
+  } finally {
+    await admin.end()
+  }
+}
+
+beforeAll(async () => {
   if (!existsSync(FUNCS)) {
     throw new Error(`${FUNCS} does not exist: run \`npm run build:vercel\` before \`npm run test:build\``)
   }
   const tmp = mkdtempSync(join(tmpdir(), 'vercel-functions-'))
   cpSync(FUNCS, join(tmp, 'functions'), { recursive: true, verbatimSymlinks: true })
   runDir = join(tmp, 'functions')
+
+  proxy = await startWsProxy({ pgHost: new URL(PG).hostname, pgPort: Number(new URL(PG).port || 5432) })
+  process.env.NEON_WS_PROXY = proxy.url
+  await configureNeonDriver(proxy.url)
+  await withAdmin(async (q) => {
+    await q(`drop database if exists ${BUILD_DB}`)
+    await q(`create database ${BUILD_DB}`)
+  })
+  const url = Object.assign(new URL(PG), { pathname: `/${BUILD_DB}` }).toString()
+  await migrateNeon(url)
+  Object.assign(LOCAL_ENV, { DATABASE_URL: url, NEON_WS_PROXY: proxy.url })
 })
 
-afterAll(() => {
+afterAll(async () => {
   if (runDir) rmSync(join(runDir, '..'), { recursive: true, force: true })
+  if (proxy) {
+    await withAdmin((q) => q(`drop database if exists ${BUILD_DB} with (force)`)).catch(() => undefined)
+    await proxy.close()
+  }
 })
 
 describe('vercel build output', () => {
+  it('leaves the embedded database (PGlite, ~16 MB of WebAssembly) out of every deployed bundle', () => {
+    for (const name of builtFunctions()) {
+      expect(existsSync(join(FUNCS, `${name}.func`, 'node_modules/@electric-sql/pglite')), name).toBe(false)
+    }
+  })
+
   it('has exactly one function per route file under api/', () => {
     const expected = routeFiles().map((f) => f.replace(/\.(ts|mts|js|mjs|cjs)$/, ''))
     expect(expected.length).toBeGreaterThan(0)
@@ -161,7 +199,7 @@ describe('vercel build output', () => {
   })
 })
 
-describe('built functions answer Web requests (development settings, no services)', () => {
+describe('built functions answer Web requests (Neon driver; no Redis, no provider keys)', () => {
   it('GET /api/v1/health', async () => {
     const res = await invoke('api/v1/health/index', { path: '/api/v1/health' })
     expect(res.exports).toEqual(['DELETE', 'GET', 'HEAD', 'OPTIONS', 'PATCH', 'POST', 'PUT'])
@@ -174,7 +212,7 @@ describe('built functions answer Web requests (development settings, no services
     expect(Number.isNaN(Date.parse(body.timestamp))).toBe(false)
   })
 
-  it('GET /api/v1/health/detailed (embedded PGlite migrated from the bundled db/migrations)', async () => {
+  it('GET /api/v1/health/detailed (the Neon driver bundled in the function, on a migrated database)', async () => {
     const res = await invoke('api/v1/health/detailed')
     expect(res.status, res.body).toBe(200)
     expect(res.headers?.['content-type']).toMatch(/^application\/json/)
