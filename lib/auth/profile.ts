@@ -6,6 +6,7 @@ import { conflict, notFound, ProblemError, unprocessable } from '../http/errors.
 import { now } from '../platform/clock.js'
 import type { Db } from '../platform/db.js'
 import { findUserIdByEmail, normaliseEmail } from '../users/accounts.js'
+import { toProfile } from '../users/view.js'
 import { type RequestMeta, recordActivity } from './activity.js'
 import { forgetSessions } from './authenticate.js'
 import { issueOneTimeToken } from './one-time-tokens.js'
@@ -42,15 +43,7 @@ export async function getMe(db: Db, userId: string) {
     last_login_at: iso(u.lastLoginAt),
     created_at: u.createdAt.toISOString(),
     updated_at: u.updatedAt.toISOString(),
-    profile: {
-      avatar_url: p?.avatarUrl ?? null,
-      bio: p?.bio ?? null,
-      website: p?.website ?? null,
-      location: p?.location ?? null,
-      timezone: p?.timezone ?? null,
-      language: p?.language ?? null,
-      preferences: p?.preferences ?? {},
-    },
+    profile: toProfile(p),
   }
 }
 

@@ -1,4 +1,5 @@
 import { z } from 'zod'
+import { ProfileSchema } from '../users/view.js'
 import { PASSWORD_MAX_LENGTH } from './password.js'
 
 // Request and response shapes of the auth endpoints (also the OpenAPI source).
@@ -79,15 +80,7 @@ export const MeResponse = z.object({
   created_at: z.string(),
   updated_at: z.string(),
   pending_email: z.string().nullable().optional(),
-  profile: z.object({
-    avatar_url: z.string().nullable(),
-    bio: z.string().nullable(),
-    website: z.string().nullable(),
-    location: z.string().nullable(),
-    timezone: z.string().nullable(),
-    language: z.string().nullable(),
-    preferences: z.record(z.string(), z.unknown()),
-  }),
+  profile: ProfileSchema,
 })
 
 export const ChangePasswordBody = z.object({ current_password: z.string().max(1024), new_password: Password })

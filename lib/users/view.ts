@@ -6,6 +6,29 @@ import type { userProfiles, users } from '../../db/schema/index.js'
 type UserRow = typeof users.$inferSelect
 type ProfileRow = typeof userProfiles.$inferSelect
 
+export const ProfileSchema = z.object({
+  avatar_url: z.string().nullable(),
+  bio: z.string().nullable(),
+  website: z.string().nullable(),
+  location: z.string().nullable(),
+  timezone: z.string().nullable(),
+  language: z.string().nullable(),
+  preferences: z.record(z.string(), z.unknown()),
+})
+
+/** A profile row (or none yet) in the API's shape. */
+export function toProfile(p: ProfileRow | null | undefined): z.infer<typeof ProfileSchema> {
+  return {
+    avatar_url: p?.avatarUrl ?? null,
+    bio: p?.bio ?? null,
+    website: p?.website ?? null,
+    location: p?.location ?? null,
+    timezone: p?.timezone ?? null,
+    language: p?.language ?? null,
+    preferences: p?.preferences ?? {},
+  }
+}
+
 export const AdminUserSchema = z.object({
   id: z.string(),
   email: z.string(),
@@ -24,17 +47,7 @@ export const AdminUserSchema = z.object({
   last_login_at: z.string().nullable(),
   created_at: z.string(),
   updated_at: z.string(),
-  profile: z
-    .object({
-      avatar_url: z.string().nullable(),
-      bio: z.string().nullable(),
-      website: z.string().nullable(),
-      location: z.string().nullable(),
-      timezone: z.string().nullable(),
-      language: z.string().nullable(),
-      preferences: z.record(z.string(), z.unknown()),
-    })
-    .optional(),
+  profile: ProfileSchema.optional(),
 })
 export type AdminUser = z.infer<typeof AdminUserSchema>
 
@@ -59,16 +72,6 @@ export function toAdminUser(u: UserRow, profile?: ProfileRow | null): AdminUser 
     last_login_at: iso(u.lastLoginAt),
     created_at: u.createdAt.toISOString(),
     updated_at: u.updatedAt.toISOString(),
-    ...(profile !== undefined && {
-      profile: {
-        avatar_url: profile?.avatarUrl ?? null,
-        bio: profile?.bio ?? null,
-        website: profile?.website ?? null,
-        location: profile?.location ?? null,
-        timezone: profile?.timezone ?? null,
-        language: profile?.language ?? null,
-        preferences: profile?.preferences ?? {},
-      },
-    }),
+    ...(profile !== undefined && { profile: toProfile(profile) }),
   }
 }
