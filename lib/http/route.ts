@@ -5,7 +5,7 @@ import type { AccessClaims } from '../auth/tokens.js'
 import { afterResponse } from '../platform/background.js'
 import { nowMs } from '../platform/clock.js'
 import { type Db, getDb } from '../platform/db.js'
-import { ConfigError, env, missingRequiredSettings } from '../platform/env.js'
+import { ConfigError, deployedWarnings, env, missingRequiredSettings } from '../platform/env.js'
 import { requestId as newRequestId } from '../platform/ids.js'
 import { log, safeError } from '../platform/logger.js'
 import { recordRequest } from '../platform/metrics.js'
@@ -82,6 +82,7 @@ export type Handler = ((request: Request) => Promise<Response>) & {
 }
 
 let missingLogged = false
+let warned = false
 
 export function route<P extends AnySchema, Q extends AnySchema, B extends AnySchema>(
   spec: RouteSpec<P, Q, B>,
@@ -139,6 +140,11 @@ async function run<P extends AnySchema, Q extends AnySchema, B extends AnySchema
       requestId,
       { missing_settings: missing },
     )
+  }
+
+  if (!warned) {
+    warned = true
+    for (const w of deployedWarnings()) log.warn(w)
   }
 
   const url = new URL(request.url)

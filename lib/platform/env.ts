@@ -122,6 +122,19 @@ export function missingRequiredSettings(e: Env = env()): string[] {
   return missing
 }
 
+/** Optional services a deployed environment runs without, each with what it falls back to. */
+export function deployedWarnings(e: Env = env()): string[] {
+  if (!isDeployed(e)) return []
+  const w: string[] = []
+  if (!e.STRIPE_SECRET_KEY)
+    w.push('STRIPE_SECRET_KEY is not set: orders use manual payments that staff confirm')
+  if (!e.SHIPPO_API_KEY)
+    w.push('SHIPPO_API_KEY is not set: staff enter carriers and tracking numbers by hand')
+  if (!e.RESEND_API_KEY) w.push('RESEND_API_KEY is not set: emails stay in the outbox and are not delivered')
+  if (!process.env.APP_URL) w.push('APP_URL is not set: links in emails point to http://localhost:3000')
+  return w
+}
+
 export function appVersion(e: Env = env()): string {
   return e.APP_VERSION ?? e.VERCEL_GIT_COMMIT_SHA?.slice(0, 7) ?? process.env.npm_package_version ?? '0.1.0'
 }

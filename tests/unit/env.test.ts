@@ -197,3 +197,27 @@ describe('missingRequiredSettings', () => {
     expect(missingRequiredSettings()).toEqual(['CRON_SECRET'])
   })
 })
+
+describe('deployedWarnings', () => {
+  it('names each optional service a deployed environment runs without, and nothing in development', async () => {
+    const { deployedWarnings, env: readEnv, resetEnv: reset } = await import('../../lib/platform/env.js')
+    const saved = { ...process.env }
+    try {
+      for (const k of ['STRIPE_SECRET_KEY', 'SHIPPO_API_KEY', 'RESEND_API_KEY', 'APP_URL', 'VERCEL_ENV'])
+        delete process.env[k]
+      reset()
+      expect(deployedWarnings(readEnv())).toEqual([])
+      process.env.VERCEL_ENV = 'production'
+      process.env.RESEND_API_KEY = 're_test'
+      reset()
+      const w = deployedWarnings(readEnv()).join('\n')
+      expect(w).toContain('STRIPE_SECRET_KEY')
+      expect(w).toContain('SHIPPO_API_KEY')
+      expect(w).toContain('APP_URL')
+      expect(w).not.toContain('RESEND_API_KEY')
+    } finally {
+      process.env = saved
+      reset()
+    }
+  })
+})
