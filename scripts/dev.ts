@@ -45,7 +45,7 @@ const server = serve({
 console.log(
   `Commerce API on http://localhost:${port}/api/v1/health (${routes.length} routes; database: ${
     embedded ? `embedded PGlite in ${env().PGLITE_DATA_DIR}` : 'DATABASE_URL'
-  }).`,
+  }).\nSign in: curl -X POST localhost:${port}/api/v1/auth/login -H 'content-type: application/json' -d '{"email":"<admin email>","password":"<password>"}'`,
 )
 
 // Close the embedded database cleanly so its data directory stays consistent.
