@@ -56,6 +56,18 @@ export async function login(
   const passwordOk = await verifyPassword(user?.passwordHash ?? (await dummy()), input.password)
 
   if (!user?.passwordHash || user.deletedAt) {
+    // Logged like any failed sign-in (no account to attach it to, so no email either): a security signal,
+    // and a database write like the wrong-password path, so both take about the same time.
+    await db.transaction(async (tx) => {
+      await recordActivity(tx, {
+        userId: null,
+        actorId: null,
+        action: 'auth.login_failed',
+        resource: 'session',
+        meta,
+        metadata: { reason: 'unknown_account' },
+      })
+    })
     count(failedLogins, 'unknown_email')
     throw invalidCredentials()
   }

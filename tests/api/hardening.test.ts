@@ -1,7 +1,7 @@
 import { eq } from 'drizzle-orm'
 import { generate } from 'otplib'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
-import { userSessions, users } from '../../db/schema/index.js'
+import { userActivities, userPermissions, userSessions, users } from '../../db/schema/index.js'
 import { loadSessionState } from '../../lib/auth/authenticate.js'
 import { startMfaChallenge } from '../../lib/auth/mfa.js'
 import { nowMs } from '../../lib/platform/clock.js'
@@ -53,6 +53,24 @@ describe('client input PostgreSQL cannot take', () => {
   })
 })
 
+describe('failed sign-in for an unknown email', () => {
+  it('is logged as a security event without the email or password', async () => {
+    const email = `nobody-${Date.now()}@example.com`
+    const res = await call('POST', '/api/v1/auth/login', { body: { email, password: 'not-the-password-42' } })
+    expect(res.status).toBe(401)
+    const rows = await (await getDb())
+      .select()
+      .from(userActivities)
+      .where(eq(userActivities.action, 'auth.login_failed'))
+    const row = rows.find((r) => (r.metadata as { reason?: string }).reason === 'unknown_account')
+    expect(row).toBeDefined()
+    expect(row!.userId).toBeNull()
+    const text = JSON.stringify(row)
+    expect(text).not.toContain(email)
+    expect(text).not.toContain('not-the-password-42')
+  })
+})
+
 describe('refresh tokens', () => {
   it('does not let someone who only knows a session id end that session', async () => {
     const { token, refreshToken, sessionId } = await makeUser()
@@ -71,7 +89,7 @@ describe('refresh tokens', () => {
 describe('account takeover through an email change', () => {
   it('lets only admins change an account email, and nobody their own through /users', async () => {
     const staff = await makeUser({ role: 'staff' })
-    await (await getDb()).insert((await import('../../db/schema/index.js')).userPermissions).values({
+    await (await getDb()).insert(userPermissions).values({
       userId: staff.user.id,
       permission: 'users.manage',
     })
