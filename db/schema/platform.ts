@@ -57,6 +57,8 @@ export const outboxEmails = pgTable(
   {
     id: id(),
     toEmail: text('to_email').notNull(),
+    /** Whose email it is (no FK: users.ts builds on this file); lets erasure find every row of a person. */
+    userId: uuid('user_id'),
     template: text('template').notNull(),
     subject: text('subject'),
     payload: jsonb('payload').$type<Record<string, unknown>>().notNull().default({}),
@@ -75,6 +77,7 @@ export const outboxEmails = pgTable(
     uniqueIndex('outbox_emails_dedupe_key_unique').on(t.dedupeKey),
     index('outbox_emails_status_next_attempt_idx').on(t.status, t.nextAttemptAt),
     index('outbox_emails_to_email_lower_idx').on(sql`lower(${t.toEmail})`),
+    index('outbox_emails_user_id_idx').on(t.userId),
   ],
 )
 

@@ -465,6 +465,7 @@ export async function confirmMfaSetup(
     emailIds.push(
       await enqueueEmail(tx, {
         to: user.email,
+        userId,
         template: 'mfa_enabled',
         data: { first_name: user.firstName },
       }),
@@ -537,6 +538,7 @@ export async function disableMfa(
       emailIds.push(
         await enqueueEmail(tx, {
           to: user.email,
+          userId,
           template: 'mfa_disabled',
           data: { first_name: user.firstName },
         }),

@@ -115,11 +115,13 @@ export async function updateMe(
       emails.push(
         await enqueueEmail(tx, {
           to: newEmail,
+          userId,
           template: 'verify_email',
           data: { token, first_name: current.first_name },
         }),
         await enqueueEmail(tx, {
           to: current.email,
+          userId,
           template: 'email_changed',
           data: { new_email: newEmail, first_name: current.first_name },
         }),
@@ -165,6 +167,7 @@ export async function changePassword(
     emails.push(
       await enqueueEmail(tx, {
         to: u!.email,
+        userId,
         template: 'password_changed',
         data: { first_name: u!.firstName },
       }),

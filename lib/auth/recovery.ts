@@ -67,6 +67,7 @@ export async function sendVerificationEmail(db: Db, user: MailUser): Promise<str
   const { token } = await issueOneTimeToken(db, user.id, 'verify_email')
   return enqueueEmail(db, {
     to: user.email,
+    userId: user.id,
     template: 'verify_email',
     data: { token, first_name: user.firstName },
   })
@@ -77,6 +78,7 @@ export async function sendUnlockEmail(db: Db, user: MailUser): Promise<string> {
   const { token } = await issueOneTimeToken(db, user.id, 'unlock')
   return enqueueEmail(db, {
     to: user.email,
+    userId: user.id,
     template: 'account_locked',
     data: { token, first_name: user.firstName },
   })
@@ -119,6 +121,7 @@ export async function requestPasswordReset(db: Db, rawEmail: string, meta: Reque
     const { token } = await issueOneTimeToken(tx, user.id, 'reset_password')
     const id = await enqueueEmail(tx, {
       to: user.email,
+      userId: user.id,
       template: 'reset_password',
       data: { token, first_name: user.firstName },
     })
@@ -211,6 +214,7 @@ export async function resetPassword(
     })
     const emailId = await enqueueEmail(tx, {
       to: user.email,
+      userId: user.id,
       template: 'password_changed',
       data: { first_name: user.firstName },
     })

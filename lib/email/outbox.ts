@@ -15,13 +15,21 @@ import { type EmailTemplate, renderEmail } from './templates.js'
 
 export async function enqueueEmail(
   db: Db,
-  email: { to: string; template: EmailTemplate; data?: Record<string, unknown>; dedupeKey?: string },
+  email: {
+    to: string
+    /** Whose email this is (null only for mail to no account); erasure scrubs by it. */
+    userId: string | null
+    template: EmailTemplate
+    data?: Record<string, unknown>
+    dedupeKey?: string
+  },
 ): Promise<string> {
   const rendered = renderEmail(email.template, email.data ?? {})
   const [row] = await db
     .insert(outboxEmails)
     .values({
       toEmail: email.to,
+      userId: email.userId,
       template: email.template,
       subject: rendered.subject,
       payload: { ...(email.data ?? {}) },

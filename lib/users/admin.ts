@@ -209,6 +209,7 @@ export async function createUser(
         emails.push(
           await enqueueEmail(tx, {
             to: email,
+            userId: user!.id,
             template: 'invite',
             data: { token, first_name: user!.firstName },
           }),
@@ -368,6 +369,7 @@ export async function updateUser(
           await sendVerificationEmail(tx, { id: user.id, email: user.email, firstName: user.firstName }),
           await enqueueEmail(tx, {
             to: before.user.email,
+            userId: user.id,
             template: 'email_changed',
             data: { new_email: user.email, first_name: user.firstName },
           }),

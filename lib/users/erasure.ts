@@ -199,7 +199,10 @@ async function erase(
         lastError: sql`case when ${outboxEmails.status} = 'pending' then 'recipient erased' else ${outboxEmails.lastError} end`,
         status: sql`case when ${outboxEmails.status} = 'pending' then 'failed' else ${outboxEmails.status} end`,
       })
-      .where(sql`lower(${outboxEmails.toEmail}) = ${u.email.toLowerCase()}`)
+      // Every email of this person, to any address they ever had, and any row to their current address.
+      .where(
+        or(eq(outboxEmails.userId, userId), sql`lower(${outboxEmails.toEmail}) = ${u.email.toLowerCase()}`),
+      )
     await recordActivity(tx, {
       userId,
       actorId: how.actor.userId,

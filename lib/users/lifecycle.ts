@@ -194,7 +194,12 @@ export async function resetUserMfa(
       metadata: { backup_codes_removed: codes.length },
     })
     emailIds.push(
-      await enqueueEmail(tx, { to: row.email, template: 'mfa_reset', data: { first_name: row.firstName } }),
+      await enqueueEmail(tx, {
+        to: row.email,
+        userId,
+        template: 'mfa_reset',
+        data: { first_name: row.firstName },
+      }),
     )
   })
   deliverAfterResponse(emailIds)

@@ -1,7 +1,7 @@
 import { eq } from 'drizzle-orm'
 import { generate } from 'otplib'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
-import { userActivities, userPermissions, userSessions, users } from '../../db/schema/index.js'
+import { outboxEmails, userActivities, userPermissions, userSessions, users } from '../../db/schema/index.js'
 import { loadSessionState } from '../../lib/auth/authenticate.js'
 import { startMfaChallenge } from '../../lib/auth/mfa.js'
 import { nowMs } from '../../lib/platform/clock.js'
@@ -68,6 +68,29 @@ describe('failed sign-in for an unknown email', () => {
     const text = JSON.stringify(row)
     expect(text).not.toContain(email)
     expect(text).not.toContain('not-the-password-42')
+  })
+})
+
+describe('GDPR erasure and the outbox', () => {
+  it('scrubs emails sent to any address the person had, not only the current one', async () => {
+    const { token, user } = await makeUser()
+    const pending = `pending-${Date.now()}@example.com`
+    const change = await call('PUT', '/api/v1/auth/me', {
+      token,
+      body: { email: pending, current_password: DEFAULT_PASSWORD },
+    })
+    expect(change.status).toBe(200)
+    const before = await (await getDb()).select().from(outboxEmails).where(eq(outboxEmails.toEmail, pending))
+    expect(before).toHaveLength(1)
+    expect(
+      (await call('DELETE', '/api/v1/auth/me', { token, body: { password: DEFAULT_PASSWORD } })).status,
+    ).toBe(204)
+    const rows = await (await getDb()).select().from(outboxEmails).where(eq(outboxEmails.userId, user.id))
+    expect(rows.length).toBeGreaterThanOrEqual(2)
+    const text = JSON.stringify(rows)
+    expect(text).not.toContain(pending)
+    expect(text).not.toContain(user.email)
+    expect(rows.every((r) => Object.keys(r.payload).length === 0)).toBe(true)
   })
 })
 
