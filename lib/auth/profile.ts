@@ -6,19 +6,17 @@ import { conflict, notFound, ProblemError, unprocessable } from '../http/errors.
 import { now } from '../platform/clock.js'
 import type { Db } from '../platform/db.js'
 import { findUserIdByEmail, normaliseEmail } from '../users/accounts.js'
-import { toProfile } from '../users/view.js'
+import { toAdminUser } from '../users/view.js'
 import { type RequestMeta, recordActivity } from './activity.js'
 import { forgetSessions } from './authenticate.js'
 import { issueOneTimeToken } from './one-time-tokens.js'
 import { hashPassword, verifyPassword } from './password.js'
 import { passwordProblem } from './password-policy.js'
-import type { UpdateMeBody } from './schemas.js'
+import { MeResponse, type UpdateMeBody } from './schemas.js'
 import { endUserSessions } from './sessions.js'
 
 // The signed-in user's own account: read, update profile fields, change email (verified first) and
 // password. Role, verification and MFA flags are never writable here.
-
-const iso = (d: Date | null) => (d ? d.toISOString() : null)
 
 export async function getMe(db: Db, userId: string) {
   const [row] = await db
@@ -28,23 +26,8 @@ export async function getMe(db: Db, userId: string) {
     .where(eq(users.id, userId))
     .limit(1)
   if (!row) throw notFound('user')
-  const { user: u, profile: p } = row
-  return {
-    id: u.id,
-    email: u.email,
-    first_name: u.firstName,
-    last_name: u.lastName,
-    company: u.company,
-    phone: u.phone,
-    role: u.role,
-    is_verified: u.isVerified,
-    mfa_enabled: u.mfaEnabled,
-    marketing_consent: u.marketingConsent,
-    last_login_at: iso(u.lastLoginAt),
-    created_at: u.createdAt.toISOString(),
-    updated_at: u.updatedAt.toISOString(),
-    profile: toProfile(p),
-  }
+  // The admin view of the account, narrowed to what a user sees of their own (no status or lock fields).
+  return MeResponse.parse(toAdminUser(row.user, row.profile))
 }
 
 // A wrong re-authentication password is a 422 on a field, not a 401: clients treat 401 as "session over".

@@ -7,7 +7,6 @@ import { enforceLimit } from '../http/limits.js'
 import { now } from '../platform/clock.js'
 import type { Db } from '../platform/db.js'
 import { sha256 } from '../platform/ids.js'
-import { log } from '../platform/logger.js'
 import { normaliseEmail } from '../users/accounts.js'
 import { type RequestMeta, recordActivity } from './activity.js'
 import { forgetSessions } from './authenticate.js'
@@ -222,7 +221,7 @@ export async function resetPassword(
   })
   // After the commit, so that no request in between re-caches the still-live state. The reset has
   // happened: a cache failure is logged, not turned into a 500 (the cached state expires within 60 s).
-  await forgetSessions(ended).catch((err) => log.warn('session cache invalidation failed', { err }))
+  await forgetSessions(ended)
   count(authEvents, 'password_reset')
   deliverAfterResponse([emailId])
 }
@@ -315,6 +314,6 @@ export async function unlockAccount(db: Db, token: string, meta: RequestMeta): P
     return user.id
   })
   // Cached session state still says "locked" (up to 60 s): forget it so live sessions work at once.
-  await forgetUserSessions(db, userId).catch((err) => log.warn('session cache invalidation failed', { err }))
+  await forgetUserSessions(db, userId)
   count(authEvents, 'unlocked')
 }

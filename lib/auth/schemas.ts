@@ -1,5 +1,5 @@
 import { z } from 'zod'
-import { ProfileSchema } from '../users/view.js'
+import { AdminUserSchema, ProfileSchema } from '../users/view.js'
 import { PASSWORD_MAX_LENGTH } from './password.js'
 
 // Request and response shapes of the auth endpoints (also the OpenAPI source).
@@ -65,23 +65,21 @@ export const UpdateMeBody = z
   })
   .strict()
 
-export const MeResponse = z.object({
-  id: z.string(),
-  email: z.string(),
-  first_name: z.string().nullable(),
-  last_name: z.string().nullable(),
-  company: z.string().nullable(),
-  phone: z.string().nullable(),
-  role: z.enum(['customer', 'staff', 'admin']),
-  is_verified: z.boolean(),
-  mfa_enabled: z.boolean(),
-  marketing_consent: z.boolean(),
-  last_login_at: z.string().nullable(),
-  created_at: z.string(),
-  updated_at: z.string(),
-  pending_email: z.string().nullable().optional(),
-  profile: ProfileSchema,
-})
+export const MeResponse = AdminUserSchema.pick({
+  id: true,
+  email: true,
+  first_name: true,
+  last_name: true,
+  company: true,
+  phone: true,
+  role: true,
+  is_verified: true,
+  mfa_enabled: true,
+  marketing_consent: true,
+  last_login_at: true,
+  created_at: true,
+  updated_at: true,
+}).extend({ pending_email: z.string().nullable().optional(), profile: ProfileSchema })
 
 export const ChangePasswordBody = z.object({ current_password: z.string().max(1024), new_password: Password })
 export const MessageResponse = z.object({ message: z.string() })

@@ -4,6 +4,7 @@ import { now } from '../platform/clock.js'
 import type { Db } from '../platform/db.js'
 import { env } from '../platform/env.js'
 import { newId, randomToken, sha256 } from '../platform/ids.js'
+import { log } from '../platform/logger.js'
 import type { RequestMeta } from './activity.js'
 import { recordActivity } from './activity.js'
 import { forgetSessions } from './authenticate.js'
@@ -196,13 +197,20 @@ export async function endUserSessions(
   return rows.map((r) => r.id)
 }
 
-/** Forget cached state of all of a user's live sessions (after a role, grant or status change). */
+/**
+ * Forget cached state of all of a user's live sessions (after a role, grant, status or lock change). Runs
+ * after a commit, so it never throws: a failure is logged and the cached state expires within 60 s.
+ */
 export async function forgetUserSessions(db: Db, userId: string): Promise<void> {
-  const rows = await db
-    .select({ id: userSessions.id })
-    .from(userSessions)
-    .where(and(eq(userSessions.userId, userId), isNull(userSessions.revokedAt)))
-  await forgetSessions(rows.map((r) => r.id))
+  try {
+    const rows = await db
+      .select({ id: userSessions.id })
+      .from(userSessions)
+      .where(and(eq(userSessions.userId, userId), isNull(userSessions.revokedAt)))
+    await forgetSessions(rows.map((r) => r.id))
+  } catch (err) {
+    log.warn('session cache invalidation failed', { err })
+  }
 }
 
 export async function listSessions(db: Db, userId: string, currentSessionId: string) {

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto'
 import { errors, jwtVerify, SignJWT } from 'jose'
 import { nowMs } from '../platform/clock.js'
 import { env, jwtSecret } from '../platform/env.js'
@@ -11,9 +12,15 @@ export const AUDIENCE = 'commerce-api'
 const ALG = 'HS256'
 
 const keyOf = (secret: string) => new TextEncoder().encode(secret)
-const kidOf = async (secret: string) => {
-  const digest = await crypto.subtle.digest('SHA-256', keyOf(secret))
-  return Buffer.from(digest).subarray(0, 6).toString('base64url')
+// The key id names the secret without revealing it; computed once per secret, not per token.
+const kids = new Map<string, string>()
+const kidOf = (secret: string): string => {
+  let kid = kids.get(secret)
+  if (!kid) {
+    kid = createHash('sha256').update(secret).digest().subarray(0, 6).toString('base64url')
+    kids.set(secret, kid)
+  }
+  return kid
 }
 
 export type TokenType = 'access' | 'mfa'
@@ -33,7 +40,7 @@ export async function signToken(
 ): Promise<string> {
   const secret = jwtSecret()
   return new SignJWT({ sid, typ })
-    .setProtectedHeader({ alg: ALG, kid: await kidOf(secret), typ: 'JWT' })
+    .setProtectedHeader({ alg: ALG, kid: kidOf(secret), typ: 'JWT' })
     .setSubject(sub)
     .setJti(newId())
     .setIssuer(ISSUER)

@@ -15,7 +15,6 @@ import { conflict, forbidden, notFound, unprocessable } from '../http/errors.js'
 import { offsetOf, PageQuery, PaginationSchema, pagination } from '../http/pagination.js'
 import { now } from '../platform/clock.js'
 import type { Db } from '../platform/db.js'
-import { log } from '../platform/logger.js'
 import { findUserIdByEmail, normaliseEmail } from './accounts.js'
 import { userFilters } from './export.js'
 import { assertMayManage, assertMaySetRole, assertNotSelf, loadTarget, type TargetUser } from './policy.js'
@@ -399,9 +398,7 @@ export async function updateUser(
   // After the commit: forgetting earlier would let a concurrent request re-cache the old state. The
   // change has happened; a cache failure is logged (the cached state expires within 60 s).
   if (authorityChanged) {
-    await Promise.all([forgetSessions(ended), forgetUserSessions(db, target.id)]).catch((err) =>
-      log.warn('session cache invalidation failed', { err }),
-    )
+    await Promise.all([forgetSessions(ended), forgetUserSessions(db, target.id)])
   }
   deliverAfterResponse(emails)
   return result

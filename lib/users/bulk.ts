@@ -3,11 +3,11 @@ import type { PgUpdateSetSource } from 'drizzle-orm/pg-core'
 import { z } from 'zod'
 import { userActivities, userPermissions, userSessions, users } from '../../db/schema/index.js'
 import type { RequestMeta } from '../auth/activity.js'
+import { forgetSessions } from '../auth/authenticate.js'
 import { PERMISSIONS, type Principal, ROLES } from '../auth/permissions.js'
 import { ProblemError } from '../http/errors.js'
 import { now, nowMs } from '../platform/clock.js'
 import type { Db } from '../platform/db.js'
-import { forgetAfterCommit } from './lifecycle.js'
 import {
   assertMayGrant,
   assertMayManage,
@@ -221,6 +221,6 @@ export async function bulkUpdateUsers(
     )
     return { results, sessions }
   })
-  await forgetAfterCommit(sessions)
+  await forgetSessions(sessions)
   return { results }
 }

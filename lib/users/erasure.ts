@@ -14,6 +14,7 @@ import {
 } from '../../db/schema/index.js'
 import type { OrderStatus } from '../../db/schema/orders.js'
 import { type RequestMeta, recordActivity } from '../auth/activity.js'
+import { forgetSessions } from '../auth/authenticate.js'
 import { verifyPassword } from '../auth/password.js'
 import type { Principal } from '../auth/permissions.js'
 import { endUserSessions } from '../auth/sessions.js'
@@ -22,7 +23,6 @@ import { enforceLimit } from '../http/limits.js'
 import { now } from '../platform/clock.js'
 import type { Db } from '../platform/db.js'
 import { loadTargetById } from './admin.js'
-import { forgetAfterCommit } from './lifecycle.js'
 import { assertMayManage, assertNotSelf } from './policy.js'
 
 // GDPR erasure (issue 4). The users row stays (orders and the audit trail point at it) but carries no
@@ -212,5 +212,5 @@ async function erase(
     })
     return ended
   })
-  await forgetAfterCommit(ended)
+  await forgetSessions(ended)
 }

@@ -17,7 +17,7 @@ import { now } from '../platform/clock.js'
 import type { Db } from '../platform/db.js'
 import { log } from '../platform/logger.js'
 import { toMajor } from '../platform/money.js'
-import { type AdminUser, AdminUserSchema } from './view.js'
+import { type AdminUser, AdminUserSchema, ProfileSchema, toAdminUser, toProfile } from './view.js'
 
 // Issue 4: the staff export of users (CSV or JSON, streamed with constant memory) and a user's own data
 // export for GDPR access requests. Neither ever carries a hash, secret, token or code.
@@ -132,27 +132,7 @@ type ExportRow = Awaited<ReturnType<typeof selectBatch>>[number]
 
 const iso = (d: Date | null) => (d ? d.toISOString() : null)
 
-function toExportedUser(r: ExportRow): ExportedUser {
-  return {
-    id: r.id,
-    email: r.email,
-    first_name: r.firstName,
-    last_name: r.lastName,
-    company: r.company,
-    phone: r.phone,
-    role: r.role,
-    is_active: r.isActive,
-    is_verified: r.isVerified,
-    mfa_enabled: r.mfaEnabled,
-    marketing_consent: r.marketingConsent,
-    locked_until: iso(r.lockedUntil),
-    suspended_at: iso(r.suspendedAt),
-    suspension_reason: r.suspensionReason,
-    last_login_at: iso(r.lastLoginAt),
-    created_at: r.createdAt.toISOString(),
-    updated_at: r.updatedAt.toISOString(),
-  }
-}
+const toExportedUser = (r: ExportRow): ExportedUser => toAdminUser(r)
 
 const csvRecord = (r: ExportRow) =>
   csvRow([
@@ -268,40 +248,11 @@ const money = z.number()
 
 export const PersonalDataExportSchema = z.object({
   exported_at: z.string(),
-  user: z.object({
-    id: z.string(),
-    email: z.string(),
-    first_name: z.string().nullable(),
-    last_name: z.string().nullable(),
-    company: z.string().nullable(),
-    phone: z.string().nullable(),
-    role: z.enum(userRoles),
-    is_active: z.boolean(),
-    is_verified: z.boolean(),
+  user: AdminUserSchema.omit({ profile: true }).extend({
     email_verified_at: z.string().nullable(),
-    mfa_enabled: z.boolean(),
-    marketing_consent: z.boolean(),
-    last_login_at: z.string().nullable(),
     password_changed_at: z.string().nullable(),
-    locked_until: z.string().nullable(),
-    suspended_at: z.string().nullable(),
-    suspension_reason: z.string().nullable(),
-    created_at: z.string(),
-    updated_at: z.string(),
   }),
-  profile: z
-    .object({
-      avatar_url: z.string().nullable(),
-      bio: z.string().nullable(),
-      website: z.string().nullable(),
-      location: z.string().nullable(),
-      timezone: z.string().nullable(),
-      language: z.string().nullable(),
-      preferences: z.record(z.string(), z.unknown()),
-      created_at: z.string(),
-      updated_at: z.string(),
-    })
-    .nullable(),
+  profile: ProfileSchema.extend({ created_at: z.string(), updated_at: z.string() }).nullable(),
   sessions: z.array(
     z.object({
       id: z.string(),
@@ -468,38 +419,12 @@ export async function personalDataExport(db: Db, userId: string): Promise<Person
   return {
     exported_at: now().toISOString(),
     user: {
-      id: u.id,
-      email: u.email,
-      first_name: u.firstName,
-      last_name: u.lastName,
-      company: u.company,
-      phone: u.phone,
-      role: u.role,
-      is_active: u.isActive,
-      is_verified: u.isVerified,
+      ...toAdminUser(u),
       email_verified_at: iso(u.emailVerifiedAt),
-      mfa_enabled: u.mfaEnabled,
-      marketing_consent: u.marketingConsent,
-      last_login_at: iso(u.lastLoginAt),
       password_changed_at: iso(u.passwordChangedAt),
-      locked_until: iso(u.lockedUntil),
-      suspended_at: iso(u.suspendedAt),
-      suspension_reason: u.suspensionReason,
-      created_at: u.createdAt.toISOString(),
-      updated_at: u.updatedAt.toISOString(),
     },
     profile: p
-      ? {
-          avatar_url: p.avatarUrl,
-          bio: p.bio,
-          website: p.website,
-          location: p.location,
-          timezone: p.timezone,
-          language: p.language,
-          preferences: p.preferences,
-          created_at: p.createdAt.toISOString(),
-          updated_at: p.updatedAt.toISOString(),
-        }
+      ? { ...toProfile(p), created_at: p.createdAt.toISOString(), updated_at: p.updatedAt.toISOString() }
       : null,
     sessions: sessions.map((s) => ({
       id: s.id,

@@ -9,7 +9,6 @@ import { deliverAfterResponse, enqueueEmail } from '../email/outbox.js'
 import { conflict, notFound } from '../http/errors.js'
 import { now } from '../platform/clock.js'
 import type { Db } from '../platform/db.js'
-import { log } from '../platform/logger.js'
 import { getUser, loadTargetById } from './admin.js'
 import { assertMayManage, assertNotSelf, loadTarget } from './policy.js'
 import type { AdminUser } from './view.js'
@@ -23,15 +22,6 @@ import type { AdminUser } from './view.js'
 export const SuspendBody = z.object({
   reason: z.string().trim().min(1).max(500).describe('Why; kept on the account and in the activity log'),
 })
-
-/** Cache invalidation after a committed change: a failure is logged (the state expires within 60 s). */
-export async function forgetAfterCommit(sessionIds: readonly string[]): Promise<void> {
-  for (let i = 0; i < sessionIds.length; i += 500) {
-    await forgetSessions(sessionIds.slice(i, i + 500)).catch((err) =>
-      log.warn('session cache invalidation failed', { err }),
-    )
-  }
-}
 
 /** The WHERE part that keeps a non-admin's write off admin accounts, re-checked at write time. */
 export const manageableBy = (actor: Principal): SQL | undefined =>
@@ -75,7 +65,7 @@ export async function suspendUser(
     })
     return ended
   })
-  await forgetAfterCommit(ended)
+  await forgetSessions(ended)
   return getUser(db, userId)
 }
 
@@ -102,7 +92,7 @@ export async function activateUser(
     await recordActivity(tx, { userId, actorId: actor.userId, action: 'user.activated', meta })
   })
   // Any session still live (none after a suspension) must not keep a cached "inactive".
-  await forgetUserSessions(db, userId).catch((err) => log.warn('session cache invalidation failed', { err }))
+  await forgetUserSessions(db, userId)
   return getUser(db, userId)
 }
 
@@ -143,7 +133,7 @@ export async function unlockUser(
     })
   })
   // Cached session state may still say "locked" (up to 60 s): forget it so live sessions work at once.
-  await forgetUserSessions(db, userId).catch((err) => log.warn('session cache invalidation failed', { err }))
+  await forgetUserSessions(db, userId)
   return getUser(db, userId)
 }
 

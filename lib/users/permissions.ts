@@ -13,7 +13,6 @@ import { forgetUserSessions } from '../auth/sessions.js'
 import { unprocessable } from '../http/errors.js'
 import { now } from '../platform/clock.js'
 import type { Db } from '../platform/db.js'
-import { log } from '../platform/logger.js'
 import { loadTargetById } from './admin.js'
 import { assertMayGrant, assertMayManage, assertNotSelf, type TargetUser } from './policy.js'
 
@@ -143,8 +142,6 @@ export async function replaceUserPermissions(
     })
   })
   // After the commit (see updateUser): the next request of the user reads the new grants.
-  await forgetUserSessions(db, target.id).catch((err) =>
-    log.warn('session cache invalidation failed', { err }),
-  )
+  await forgetUserSessions(db, target.id)
   return matrix(db, target)
 }

@@ -3,7 +3,27 @@ import type { userProfiles, users } from '../../db/schema/index.js'
 
 // The one admin-facing shape of a user. Never a hash, secret, token or code.
 
-type UserRow = typeof users.$inferSelect
+/** The user columns the view shows (never the hash or other secrets). */
+export type UserViewRow = Pick<
+  typeof users.$inferSelect,
+  | 'id'
+  | 'email'
+  | 'firstName'
+  | 'lastName'
+  | 'company'
+  | 'phone'
+  | 'role'
+  | 'isActive'
+  | 'isVerified'
+  | 'mfaEnabled'
+  | 'marketingConsent'
+  | 'lockedUntil'
+  | 'suspendedAt'
+  | 'suspensionReason'
+  | 'lastLoginAt'
+  | 'createdAt'
+  | 'updatedAt'
+>
 type ProfileRow = typeof userProfiles.$inferSelect
 
 export const ProfileSchema = z.object({
@@ -53,7 +73,7 @@ export type AdminUser = z.infer<typeof AdminUserSchema>
 
 const iso = (d: Date | null) => (d ? d.toISOString() : null)
 
-export function toAdminUser(u: UserRow, profile?: ProfileRow | null): AdminUser {
+export function toAdminUser(u: UserViewRow, profile?: ProfileRow | null): AdminUser {
   return {
     id: u.id,
     email: u.email,
