@@ -108,15 +108,28 @@ export const mfaDevices = pgTable(
     userId: uuid('user_id')
       .notNull()
       .references(() => users.id, { onDelete: 'cascade' }),
-    /** TOTP secret (base32). Encryption at rest is a later concern. */
-    secret: text('secret').notNull(),
+    /**
+     * Legacy plaintext TOTP secret (base32): never written any more, nulled on use and by
+     * `npm run mfa:encrypt`; dropped in a later migration (ADR 007).
+     */
+    secret: text('secret'),
+    /** AES-256-GCM of the base32 secret: base64 of iv (12 bytes) || ciphertext || tag (16 bytes). */
+    secretCiphertext: text('secret_ciphertext'),
+    /** id of the MFA_ENCRYPTION_KEY that sealed secret_ciphertext (first 8 hex of its SHA-256). */
+    secretKeyId: text('secret_key_id'),
     /** null while setup is not confirmed with a code */
     confirmedAt: tstz('confirmed_at'),
     /** last accepted TOTP time step: a code at or before it is refused (replay guard) */
     lastUsedStep: bigint('last_used_step', { mode: 'number' }),
     ...timestamps(),
   },
-  (t) => [uniqueIndex('mfa_devices_user_id_unique').on(t.userId)],
+  (t) => [
+    uniqueIndex('mfa_devices_user_id_unique').on(t.userId),
+    check(
+      'mfa_devices_secret_present_check',
+      sql`${t.secret} is not null or (${t.secretCiphertext} is not null and ${t.secretKeyId} is not null)`,
+    ),
+  ],
 )
 
 export const mfaBackupCodes = pgTable(

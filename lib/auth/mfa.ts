@@ -169,7 +169,7 @@ async function checkCode(
 ): Promise<{ proof: Proof | null; method: Proof['method'] }> {
   if (totpShape(code) || !allowBackup) {
     const device = await confirmedDevice(db, userId)
-    const step = device ? await totpStep(device.secret, code, device.lastUsedStep) : null
+    const step = device?.secret ? await totpStep(device.secret, code, device.lastUsedStep) : null
     return { proof: step === null ? null : { method: 'totp', step }, method: 'totp' }
   }
   const normalized = backupShape(code)
@@ -432,9 +432,10 @@ export async function confirmMfaSetup(
     .select({ id: mfaDevices.id, secret: mfaDevices.secret })
     .from(mfaDevices)
     .where(and(eq(mfaDevices.userId, userId), isNull(mfaDevices.confirmedAt)))
-  if (!device) throw conflict('mfa_setup_not_started', 'Start with POST /api/v1/auth/mfa/enable.')
+  if (!device?.secret) throw conflict('mfa_setup_not_started', 'Start with POST /api/v1/auth/mfa/enable.')
+  const secret = device.secret
   await perUserLimit(userId)
-  const step = await totpStep(device.secret, code, null)
+  const step = await totpStep(secret, code, null)
   if (step === null) {
     await recordFailure(db, userId, meta, 'setup', 'totp')
     throw invalidCode()
@@ -445,13 +446,7 @@ export async function confirmMfaSetup(
     const confirmed = await tx
       .update(mfaDevices)
       .set({ confirmedAt: now(), lastUsedStep: step })
-      .where(
-        and(
-          eq(mfaDevices.id, device.id),
-          eq(mfaDevices.secret, device.secret),
-          isNull(mfaDevices.confirmedAt),
-        ),
-      )
+      .where(and(eq(mfaDevices.id, device.id), eq(mfaDevices.secret, secret), isNull(mfaDevices.confirmedAt)))
       .returning({ id: mfaDevices.id })
     if (!confirmed.length) throw conflict('mfa_setup_changed', 'The setup changed meanwhile; start again.')
     const enabled = await tx
