@@ -48,6 +48,16 @@ export interface RouteSpec<
   body?: B
   /** Raw body instead of JSON (webhooks verify signatures over the exact bytes). */
   rawBody?: boolean
+  /**
+   * This route's body limit in bytes instead of MAX_BODY_BYTES (e.g. a bulk import). At most
+   * VERCEL_MAX_BODY_BYTES: Vercel answers larger bodies itself, before the function runs.
+   */
+  maxBodyBytes?: number
+  /**
+   * Also accept a `text/csv` body: this function turns the CSV text into the shape of `body` (it throws a
+   * ProblemError for CSV it cannot read), which is then validated like a JSON body.
+   */
+  csvBody?: (text: string) => unknown
   /** Schema of the success response, for the OpenAPI document. */
   response?: AnySchema
   /** Success status for the OpenAPI document (default 200). */
@@ -81,6 +91,12 @@ export type Handler = ((request: Request) => Promise<Response>) & {
   method?: string
 }
 
+/** Vercel's own request body cap (4.5 MB); a route's maxBodyBytes may not exceed it. */
+export const VERCEL_MAX_BODY_BYTES = 4_500_000
+
+const JSON_TYPE = /^application\/([\w.+-]+\+)?json\b/i
+const CSV_TYPE = /^text\/csv\b/i
+
 let missingLogged = false
 let warned = false
 
@@ -88,6 +104,12 @@ export function route<P extends AnySchema, Q extends AnySchema, B extends AnySch
   spec: RouteSpec<P, Q, B>,
   handler: (ctx: Ctx<Out<P>, Out<Q>, Out<B>>) => Promise<Response>,
 ): Handler {
+  if (
+    spec.maxBodyBytes !== undefined &&
+    !(spec.maxBodyBytes > 0 && spec.maxBodyBytes <= VERCEL_MAX_BODY_BYTES)
+  ) {
+    throw new Error(`${spec.path}: maxBodyBytes must be between 1 and ${VERCEL_MAX_BODY_BYTES}`)
+  }
   const pattern = compilePath(spec.path)
   const fn = async (request: Request): Promise<Response> => {
     const started = nowMs()
@@ -198,13 +220,15 @@ async function run<P extends AnySchema, Q extends AnySchema, B extends AnySchema
   let rawBody = ''
   let body: unknown
   if (spec.body || spec.rawBody) {
-    rawBody = await readBody(request, env().MAX_BODY_BYTES)
+    rawBody = await readBody(request, spec.maxBodyBytes ?? env().MAX_BODY_BYTES)
     if (spec.body) {
       const type = request.headers.get('content-type') ?? ''
-      if (rawBody !== '' && !/^application\/([\w.+-]+\+)?json\b/i.test(type)) {
-        throw new ProblemError(415, 'unsupported_media_type', 'Send the body as application/json.')
+      const csv = spec.csvBody && CSV_TYPE.test(type) ? spec.csvBody : undefined
+      if (rawBody !== '' && !csv && !JSON_TYPE.test(type)) {
+        const accepted = spec.csvBody ? 'application/json or text/csv' : 'application/json'
+        throw new ProblemError(415, 'unsupported_media_type', `Send the body as ${accepted}.`)
       }
-      body = validate(spec.body, parseJson(rawBody), 'body')
+      body = validate(spec.body, csv ? csv(rawBody) : parseJson(rawBody), 'body')
     }
   }
 

@@ -73,7 +73,10 @@ function operation(method: string, spec: RouteSpec): Record<string, unknown> {
   for (const [code, description] of Object.entries(spec.responses ?? {})) responses[code] = { description }
   if (spec.body) {
     responses['400'] = problemRef('Malformed JSON')
-    responses['413'] = problemRef('Body too large')
+    responses['413'] = problemRef(
+      spec.maxBodyBytes ? `Body larger than ${spec.maxBodyBytes} bytes` : 'Body too large',
+    )
+    if (spec.csvBody) responses['415'] = problemRef('Neither JSON nor CSV')
   }
   if (spec.body || spec.query || spec.params) responses['422'] = problemRef('Validation failed')
   if (spec.auth !== 'public' && spec.auth !== 'optional') {
@@ -98,10 +101,9 @@ function operation(method: string, spec: RouteSpec): Record<string, unknown> {
     op['x-required'] = 'role' in spec.auth ? { role: spec.auth.role } : { permission: spec.auth.permission }
   }
   if (spec.body) {
-    op.requestBody = {
-      required: true,
-      content: { 'application/json': { schema: toSchema(spec.body, 'input') } },
-    }
+    const content: Record<string, unknown> = { 'application/json': { schema: toSchema(spec.body, 'input') } }
+    if (spec.csvBody) content['text/csv'] = { schema: { type: 'string' } }
+    op.requestBody = { required: true, content }
   }
   return op
 }

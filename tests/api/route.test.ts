@@ -341,6 +341,74 @@ describe('body size', () => {
     expect(res.status).toBe(413)
     expect(seen.cancelled).toBe(true)
   })
+
+  it("takes a route's own maxBodyBytes over MAX_BODY_BYTES, in both directions", async () => {
+    const big = thingRoute({ body: z.object({ note: z.string() }), maxBodyBytes: 10_000 })
+    const small = thingRoute({ body: z.object({ note: z.string() }), maxBodyBytes: 1024 })
+    const body = JSON.stringify({ note: 'x'.repeat(5000) })
+    expect((await big(post('/api/v1/things/a', body))).status).toBe(200)
+    expect((await POST(post('/api/v1/things/a', body))).status).toBe(413)
+    const mid = JSON.stringify({ note: 'x'.repeat(1500) })
+    expect((await POST(post('/api/v1/things/a', mid))).status).toBe(200)
+    const res = await small(post('/api/v1/things/a', mid))
+    expect(res.status).toBe(413)
+    expect((await problem(res)).detail).toContain('1024 bytes')
+    const over = JSON.stringify({ note: 'x'.repeat(10_001) })
+    expect((await big(post('/api/v1/things/a', over))).status).toBe(413)
+  })
+
+  it('refuses to declare a maxBodyBytes above what Vercel accepts (4.5 MB)', () => {
+    expect(() => thingRoute({ body: z.object({}), maxBodyBytes: 4_500_001 })).toThrow(/maxBodyBytes/)
+    expect(() => thingRoute({ body: z.object({}), maxBodyBytes: 0 })).toThrow(/maxBodyBytes/)
+    expect(() => thingRoute({ body: z.object({}), maxBodyBytes: 4_500_000 })).not.toThrow()
+  })
+})
+
+describe('CSV bodies', () => {
+  const Rows = z.object({ rows: z.array(z.object({ a: z.string().min(1) })).min(1) })
+  /** A stand-in parser: one `a` value per line. */
+  const lines = (text: string) => ({
+    rows: text
+      .split('\n')
+      .filter(Boolean)
+      .map((a) => ({ a })),
+  })
+  const POST = thingRoute({ body: Rows, csvBody: lines })
+  const csv = (body: string, type = 'text/csv; charset=utf-8') =>
+    req('/api/v1/things/a', { method: 'POST', body, headers: { 'content-type': type } })
+
+  it('turns a text/csv body into the body shape and validates it like JSON', async () => {
+    const res = await POST(csv('x\ny\n'))
+    expect(res.status).toBe(200)
+    expect(((await res.json()) as { body: unknown }).body).toEqual({ rows: [{ a: 'x' }, { a: 'y' }] })
+    const json = await POST(post('/api/v1/things/a', JSON.stringify({ rows: [{ a: 'j' }] })))
+    expect(((await json.json()) as { body: unknown }).body).toEqual({ rows: [{ a: 'j' }] })
+    const empty = await POST(csv(''))
+    expect(empty.status).toBe(422)
+    expect((await problem(empty)).errors?.[0]?.path).toBe('rows')
+  })
+
+  it('answers 415 naming both types for other content types, and CSV only where the route takes it', async () => {
+    const res = await POST(csv('x', 'text/plain'))
+    expect(res.status).toBe(415)
+    expect((await problem(res)).detail).toBe('Send the body as application/json or text/csv.')
+    const jsonOnly = thingRoute({ body: Rows })
+    const refused = await jsonOnly(csv('x'))
+    expect(refused.status).toBe(415)
+    expect((await problem(refused)).detail).toBe('Send the body as application/json.')
+  })
+
+  it('passes the ProblemError of a CSV parser through', async () => {
+    const strict = thingRoute({
+      body: Rows,
+      csvBody: () => {
+        throw new ProblemError(400, 'malformed_csv', 'Line 2 is broken.')
+      },
+    })
+    const res = await strict(csv('a\n"'))
+    expect(res.status).toBe(400)
+    expect((await problem(res)).code).toBe('malformed_csv')
+  })
 })
 
 describe('errors', () => {
