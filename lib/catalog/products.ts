@@ -97,9 +97,14 @@ async function assertCategory(tx: Db, id: string | null | undefined) {
 }
 
 /** A free slug for a new product: the name's slug, or with -2, -3, ... (one query). */
+/** The slug a name asks for, before uniqueness: never a sibling route's name or UUID-shaped. */
+export function productSlugBase(name: string): string {
+  const base = slugify(name)
+  return isReservedProductSlug(base) || isUuid(base) ? `product-${base}`.slice(0, 90) : base
+}
+
 async function freeProductSlug(tx: Db, name: string): Promise<string> {
-  let base = slugify(name)
-  if (isReservedProductSlug(base) || isUuid(base)) base = `product-${base}`.slice(0, 90)
+  const base = productSlugBase(name)
   const rows = await tx
     .select({ slug: products.slug })
     .from(products)
@@ -119,7 +124,7 @@ async function assertSlugFree(tx: Db, slug: string, exceptId?: string) {
 }
 
 /** Columns of a product write from the API fields that were given (absent = unchanged). */
-function productColumnsOf(input: ProductUpdate): Partial<typeof products.$inferInsert> {
+export function productColumnsOf(input: ProductUpdate): Partial<typeof products.$inferInsert> {
   const out: Partial<typeof products.$inferInsert> = {}
   const set = <K extends keyof typeof products.$inferInsert>(
     k: K,

@@ -27,11 +27,11 @@ import { toVariant, type VariantView } from './view.js'
 // deleting a variant that was ever ordered deactivates it instead; deleting the last one leaves the
 // product without variants at stock 0.
 
-const defaultTitle = (v: VariantInput) =>
+export const defaultTitle = (v: VariantInput) =>
   [v.option1, v.option2, v.option3].filter((o) => o !== null && o !== undefined && o !== '').join(' / ') ||
   v.sku
 
-function variantColumnsOf(input: VariantUpdate): Partial<typeof productVariants.$inferInsert> {
+export function variantColumnsOf(input: VariantUpdate): Partial<typeof productVariants.$inferInsert> {
   const out: Partial<typeof productVariants.$inferInsert> = {}
   const set = <K extends keyof typeof productVariants.$inferInsert>(
     k: K,
