@@ -133,7 +133,11 @@ export const products = pgTable(
     videos: jsonb('videos').$type<ProductMedia[]>().notNull().default([]),
     trackInventory: boolean('track_inventory').notNull().default(true),
     inventoryPolicy: text('inventory_policy', { enum: inventoryPolicies }).notNull().default('deny'),
-    /** own stock when has_variants = false; the sum of the variants' stock otherwise */
+    /**
+     * Own stock of a product without variants. Once it has variants each variant holds its own stock and
+     * this column is 0 and unused: the product's figure in answers is the sum over its active variants,
+     * computed on read, so a sale of one variant writes that variant's row only.
+     */
     inventoryQuantity: integer('inventory_quantity').notNull().default(0),
     lowStockThreshold: integer('low_stock_threshold').notNull().default(10),
     hasVariants: boolean('has_variants').notNull().default(false),
@@ -166,6 +170,8 @@ export const products = pgTable(
     index('products_price_cents_idx').on(t.priceCents),
     index('products_tags_gin_idx').using('gin', t.tags),
     index('products_search_vector_gin_idx').using('gin', t.searchVector),
+    // typo-tolerant search (`query <% name`, pg_trgm from migration 0004)
+    index('products_name_trgm_idx').using('gin', t.name.op('gin_trgm_ops')),
     check('products_sku_kind_check', sql`${t.skuKind} = 'product'`),
     check('products_status_check', oneOf(t.status, productStatuses)),
     check('products_inventory_policy_check', oneOf(t.inventoryPolicy, inventoryPolicies)),

@@ -77,15 +77,25 @@ async function connectNeon(url: string): Promise<Connection> {
   return { db, kind: 'neon', close: () => pool.end() }
 }
 
+/**
+ * Extensions every PGlite must be created with (migrations create them; PGlite has only those passed to its
+ * constructor): pg_trgm for typo-tolerant product search. Loaded lazily, like PGlite itself.
+ */
+export async function pgliteExtensions() {
+  const { pg_trgm } = await import('@electric-sql/pglite/contrib/pg_trgm')
+  return { pg_trgm }
+}
+
 async function connectPglite(dataDir: string): Promise<Connection> {
-  const [{ PGlite }, { drizzle }, { migrate }] = await Promise.all([
+  const [{ PGlite }, { drizzle }, { migrate }, extensions] = await Promise.all([
     import('@electric-sql/pglite'),
     import('drizzle-orm/pglite'),
     import('drizzle-orm/pglite/migrator'),
+    pgliteExtensions(),
   ])
   const memory = dataDir.startsWith('memory://')
   if (!memory) mkdirSync(dataDir, { recursive: true })
-  const client = memory ? new PGlite() : new PGlite(dataDir)
+  const client = memory ? new PGlite({ extensions }) : new PGlite(dataDir, { extensions })
   const db = drizzle({ client, schema })
   await migrate(db, { migrationsFolder: MIGRATIONS_FOLDER })
   return { db: db as unknown as Db, kind: 'pglite', close: () => client.close() }

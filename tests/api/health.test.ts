@@ -4,7 +4,7 @@ import journal from '../../db/migrations/meta/_journal.json' with { type: 'json'
 import * as schema from '../../db/schema/index.js'
 import { resetExternalCache } from '../../lib/monitoring/health.js'
 import { setClock } from '../../lib/platform/clock.js'
-import { type Db, driverKind, getDb, setDatabase } from '../../lib/platform/db.js'
+import { type Db, driverKind, getDb, pgliteExtensions, setDatabase } from '../../lib/platform/db.js'
 import { appVersion, env, resetEnv } from '../../lib/platform/env.js'
 import { kv, redisConfigured, resetKv, upstashClient } from '../../lib/platform/redis.js'
 import { makeUser } from '../support/factories.js'
@@ -65,7 +65,7 @@ async function takeDatabaseDown(): Promise<void> {
       import('@electric-sql/pglite'),
       import('drizzle-orm/pglite'),
     ])
-    const dead = new PGlite()
+    const dead = new PGlite({ extensions: await pgliteExtensions() })
     await dead.close()
     down = { db: drizzle({ client: dead, schema }) as unknown as Db, close: async () => {} }
   } else {

@@ -5,7 +5,7 @@ import { toOpenApiPath } from '../../lib/http/path.js'
 import { METHODS, type RouteFile } from '../../lib/http/router.js'
 import { resetExternalCache } from '../../lib/monitoring/health.js'
 import { generateOpenApi, OPENAPI_FILE, serialise } from '../../lib/openapi/document.js'
-import { type Db, driverKind, getDb, setDatabase } from '../../lib/platform/db.js'
+import { type Db, driverKind, getDb, pgliteExtensions, setDatabase } from '../../lib/platform/db.js'
 import { appVersion, resetEnv } from '../../lib/platform/env.js'
 import { recordRequest } from '../../lib/platform/metrics.js'
 import { kv, redisConfigured, resetKv } from '../../lib/platform/redis.js'
@@ -42,7 +42,7 @@ async function takeDatabaseDown(): Promise<void> {
       import('@electric-sql/pglite'),
       import('drizzle-orm/pglite'),
     ])
-    const dead = new PGlite()
+    const dead = new PGlite({ extensions: await pgliteExtensions() })
     await dead.close()
     down = { db: drizzle({ client: dead, schema }) as unknown as Db, close: async () => {} }
   } else {

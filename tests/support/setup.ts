@@ -39,7 +39,8 @@ if (services) {
   const { drizzle } = await import('drizzle-orm/pglite')
   const schema = await import('../../db/schema/index.js')
   const snapshot = readFileSync(inject('pgliteSnapshot'))
-  const client = new PGlite({ loadDataDir: new Blob([snapshot]) })
+  const { pgliteExtensions } = await import('../../lib/platform/db.js')
+  const client = new PGlite({ loadDataDir: new Blob([snapshot]), extensions: await pgliteExtensions() })
   setDatabase(drizzle({ client, schema }) as never, 'pglite', () => client.close())
 }
 resetEnv()

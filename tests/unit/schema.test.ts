@@ -4,6 +4,7 @@ import { drizzle } from 'drizzle-orm/pglite'
 import { migrate } from 'drizzle-orm/pglite/migrator'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import * as schema from '../../db/schema/index.js'
+import { pgliteExtensions } from '../../lib/platform/db.js'
 
 const {
   users,
@@ -29,7 +30,7 @@ function makeDb(c: PGlite) {
 const violates = (constraint: string) => ({ cause: expect.objectContaining({ constraint }) })
 
 beforeAll(async () => {
-  client = new PGlite()
+  client = new PGlite({ extensions: await pgliteExtensions() })
   db = makeDb(client)
   await migrate(db, { migrationsFolder: 'db/migrations' })
 }, 60_000)
