@@ -171,7 +171,6 @@ async function snapshot(tx: Db, rows: ParsedRow[]): Promise<Snapshot> {
 
 /** Plans every row; returns the report. Rows are checked in order, each against the rows before it. */
 function planRows(rows: ParsedRow[], snap: Snapshot, plan: Plan, actorId: string | null): BulkRowResult[] {
-  const results: BulkRowResult[] = []
   const planned = new Map<string, PlannedProduct>()
   const seen = new Map<string, number>()
   const at = now()
@@ -252,9 +251,13 @@ function planRows(rows: ParsedRow[], snap: Snapshot, plan: Plan, actorId: string
     return { id, changed: true }
   }
 
+  // SKUs repeated within the import are refused in row order; then product rows are planned before
+  // variant rows, so a variant row may come before its product's row.
+  const results: BulkRowResult[] = new Array(rows.length)
+  const valid: number[] = []
   for (const [index, row] of rows.entries()) {
     if (row.kind === 'invalid') {
-      results.push(fail(index, row.errors, row.sku))
+      results[index] = fail(index, row.errors, row.sku)
       continue
     }
     const rowSkus =
@@ -264,11 +267,19 @@ function planRows(rows: ParsedRow[], snap: Snapshot, plan: Plan, actorId: string
     const repeat = rowSkus.find((s) => seen.has(s))
     if (repeat !== undefined) {
       const message = `The SKU ${repeat} is already in row ${seen.get(repeat)} of this import.`
-      results.push(fail(index, [rowError('sku', 'duplicate_sku', message)], row.input.sku))
+      results[index] = fail(index, [rowError('sku', 'duplicate_sku', message)], row.input.sku)
       continue
     }
     for (const s of rowSkus) seen.set(s, index)
-    results.push(row.kind === 'product' ? planProduct(index, row.input) : planVariantRow(index, row.input))
+    valid.push(index)
+  }
+  for (const index of valid) {
+    const row = rows[index]!
+    if (row.kind === 'product') results[index] = planProduct(index, row.input)
+  }
+  for (const index of valid) {
+    const row = rows[index]!
+    if (row.kind === 'variant') results[index] = planVariantRow(index, row.input)
   }
   return results
 
