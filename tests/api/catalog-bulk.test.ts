@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto'
-import { and, eq, inArray, sql } from 'drizzle-orm'
+import { eq, inArray } from 'drizzle-orm'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { categories, inventoryLedger, products, productVariants, skus } from '../../db/schema/index.js'
 import { getDb } from '../../lib/platform/db.js'
@@ -449,5 +449,180 @@ describe('bulk import round trips', () => {
     } finally {
       proto.prepareQuery = original
     }
+  })
+})
+
+const bulkUpdate = (token: string | undefined, rows: unknown[]) =>
+  call('POST', '/api/v1/products/bulk-update', { token, body: { products: rows } })
+const bulkDelete = (token: string | undefined, rows: unknown[]) =>
+  call('POST', '/api/v1/products/bulk-delete', { token, body: { products: rows } })
+
+describe('POST /products/bulk-update', () => {
+  it('updates by id or SKU, reports unchanged and failing rows, and writes stock to the ledger', async () => {
+    const s = await staff()
+    const t = tag()
+    const a = await makeProduct({ sku: `UA-${t}`, price: 10, inventory_quantity: 2 })
+    const b = await makeProduct({ sku: `UB-${t}`, price: 20 })
+    const v = await makeProduct({ sku: `UV-${t}`, variants: [{ sku: `UV-${t}-1` }] })
+    const c = await makeProduct({ sku: `UC-${t}`, slug: `uc-${t.toLowerCase()}` })
+    const d = await makeProduct({ sku: `UD-${t}` })
+    const res = await bulkUpdate(s.token, [
+      { id: a.id, price: 12.5, status: 'active', inventory_quantity: 9 },
+      { sku: `UB-${t}`, price: 20 },
+      { sku: `NOPE-${t}`, price: 1 },
+      { id: a.id, name: 'twice' },
+      { sku: `UV-${t}`, inventory_quantity: 3 },
+      { sku: `UB-${t}`, id: b.id },
+      { id: d.id, slug: `uc-${t.toLowerCase()}` },
+      { sku: `UC-${t}`, price: 0.001 },
+      { sku: `UC-${t}`, tags: ['sale'], category_id: '00000000-0000-4000-8000-000000000000' },
+    ])
+    expect(res.status, res.text).toBe(200)
+    expect(res.body.results.map((r: any) => r.errors?.[0]?.code ?? r.status)).toEqual([
+      'updated',
+      'unchanged',
+      'not_found',
+      'duplicate_product',
+      'product_has_variants',
+      'custom',
+      'slug_taken',
+      'custom',
+      'unknown_category',
+    ])
+    expect(res.body.results[0]).toEqual({ index: 0, id: a.id, sku: `UA-${t}`, status: 'updated' })
+    const pa = (await productBySku(`UA-${t}`))!
+    expect(pa).toMatchObject({ priceCents: 1250, status: 'active', inventoryQuantity: 9, name: a.name })
+    expect((await ledgerOf(a.id)).map((l) => [l.reason, l.delta, l.quantityAfter, l.actorId])).toEqual([
+      ['set', 2, 2, null],
+      ['set', 7, 9, s.user.id],
+    ])
+    expect((await productBySku(`UD-${t}`))!.slug).toBe(d.slug)
+    expect((await productBySku(`UC-${t}`))!).toMatchObject({ tags: [], priceCents: c.price * 100 })
+    expect((await productBySku(`UV-${t}`))!.inventoryQuantity).toBe(0)
+    expect((await variantsOf(v.id)).map((x) => x.inventoryQuantity)).toEqual([0])
+  })
+
+  it('refuses bodies without rows (422) and runs a constant number of statements', async () => {
+    const s = await staff()
+    expectProblem(await bulkUpdate(s.token, []), 422, 'validation_failed')
+    const d = await db()
+    const proto = Object.getPrototypeOf((d as any).session)
+    const original = proto.prepareQuery
+    let statements = 0
+    proto.prepareQuery = function (this: unknown, ...args: unknown[]) {
+      statements++
+      return original.apply(this, args)
+    }
+    const counted = async (n: number) => {
+      const made = await Promise.all(Array.from({ length: n }, () => makeProduct({ inventory_quantity: 1 })))
+      await bulkUpdate(s.token, [{ id: made[0]!.id }])
+      statements = 0
+      const res = await bulkUpdate(
+        s.token,
+        made.map((p) => ({ id: p.id, price: 3, inventory_quantity: 4 })),
+      )
+      expect(res.body.results.every((r: any) => r.status === 'updated')).toBe(true)
+      return statements
+    }
+    try {
+      expect(await counted(2)).toBe(await counted(30))
+    } finally {
+      proto.prepareQuery = original
+    }
+  })
+})
+
+describe('POST /products/bulk-delete', () => {
+  it('deletes never-ordered products with their variants and SKUs, archives ordered ones', async () => {
+    const s = await staff()
+    const t = tag()
+    const plain = await makeProduct({ sku: `DP-${t}`, inventory_quantity: 3 })
+    const withVariants = await makeProduct({
+      sku: `DV-${t}`,
+      variants: [{ sku: `DV-${t}-1`, inventory_quantity: 1 }],
+    })
+    const ordered = await makeProduct({ sku: `DO-${t}` })
+    const orderedVariant = await makeProduct({ sku: `DOV-${t}`, variants: [{ sku: `DOV-${t}-1` }] })
+    const [soldVariant] = await variantsOf(orderedVariant.id)
+    await makeOrderWithItems([
+      { product: ordered, quantity: 1 },
+      { product: { ...orderedVariant, id: null }, variant: { ...soldVariant!, price: 10 }, quantity: 2 },
+    ])
+    const res = await bulkDelete(s.token, [
+      { id: plain.id },
+      { sku: `DV-${t}` },
+      { sku: `DO-${t}` },
+      { id: orderedVariant.id },
+      { sku: `DP-${t}` },
+      { sku: `GONE-${t}` },
+      { id: 'not-a-uuid' },
+      {},
+    ])
+    expect(res.status, res.text).toBe(200)
+    expect(res.body.results.map((r: any) => r.errors?.[0]?.code ?? r.status)).toEqual([
+      'deleted',
+      'deleted',
+      'archived',
+      'archived',
+      'duplicate_product',
+      'not_found',
+      'invalid_format',
+      'custom',
+    ])
+    expect(await productBySku(`DP-${t}`)).toBeUndefined()
+    expect(await productBySku(`DV-${t}`)).toBeUndefined()
+    expect(await ledgerOf(plain.id)).toEqual([])
+    const left = await (await db())
+      .select()
+      .from(skus)
+      .where(inArray(skus.sku, [`DP-${t}`, `DV-${t}`, `DV-${t}-1`, `DO-${t}`, `DOV-${t}`, `DOV-${t}-1`]))
+    expect(left.map((r) => r.sku).sort()).toEqual([`DO-${t}`, `DOV-${t}`, `DOV-${t}-1`].sort())
+    for (const sku of [`DO-${t}`, `DOV-${t}`]) {
+      const p = (await productBySku(sku))!
+      expect(p.status).toBe('archived')
+      expect(p.archivedAt).toBeInstanceOf(Date)
+    }
+    expect(await variantsOf(orderedVariant.id)).toHaveLength(1)
+    // the SKU of a deleted product is free again
+    const again = await importJson(s.token, [{ sku: `DP-${t}`, name: 'Back', price: 1 }])
+    expect(again.body.results[0].status).toBe('created')
+  })
+})
+
+describe('who may use the bulk endpoints', () => {
+  const endpoints = [
+    ['bulk-import', { products: [{ sku: 'AUTH-X', name: 'x', price: 1 }] }],
+    ['bulk-update', { products: [{ sku: 'AUTH-X', price: 2 }] }],
+    ['bulk-delete', { products: [{ sku: 'AUTH-X' }] }],
+  ] as const
+
+  it('answers 401 for every shared bad-token case and changes nothing', async () => {
+    const s = await staff()
+    for (const { label, opts } of await badCredentials(s)) {
+      for (const [name, body] of endpoints) {
+        const res = await call('POST', `/api/v1/products/${name}`, { ...opts, body })
+        expectProblem(res, 401)
+        expect(res.headers.get('www-authenticate'), `${label} ${name}`).toBe('Bearer')
+      }
+    }
+    expect(await productBySku('AUTH-X')).toBeUndefined()
+  })
+
+  it('answers 403 to customers and to staff without products.write; staff may', async () => {
+    const customer = await makeUser({ role: 'customer' })
+    const t = tag()
+    for (const [name] of endpoints) {
+      expectProblem(
+        await call('POST', `/api/v1/products/${name}`, {
+          token: customer.token,
+          body: { products: [{ sku: `AUTH-${t}`, name: 'x', price: 1 }] },
+        }),
+        403,
+        'forbidden',
+      )
+    }
+    expect(await productBySku(`AUTH-${t}`)).toBeUndefined()
+    const s = await staff()
+    expect((await importJson(s.token, [{ sku: `AUTH-${t}`, name: 'x', price: 1 }])).status).toBe(200)
   })
 })

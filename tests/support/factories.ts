@@ -56,7 +56,7 @@ export async function makeProduct(fields: Record<string, unknown> = {}) {
 
 export interface OrderLine {
   /** as the API shows them (prices in major units) */
-  product: { id: string; sku: string; name: string; price: number }
+  product: { id: string | null; sku: string; name: string; price: number }
   variant?: { id: string; sku: string; title: string; price: number }
   quantity: number
   /** unit price in major units; default the variant's (effective) or the product's price */
