@@ -57,7 +57,7 @@ describe('GET /products/analytics', () => {
       status: 'active',
       inventory_quantity: 80,
     })
-    const scarf = await makeProduct({
+    await makeProduct({
       sku: 'AN-SCARF',
       name: 'Scarf',
       price: 20,

@@ -571,6 +571,7 @@ describe('POST /products/bulk-delete', () => {
     ])
     expect(await productBySku(`DP-${t}`)).toBeUndefined()
     expect(await productBySku(`DV-${t}`)).toBeUndefined()
+    expect(await variantsOf(withVariants.id)).toEqual([])
     expect(await ledgerOf(plain.id)).toEqual([])
     const left = await (await db())
       .select()
