@@ -1,7 +1,9 @@
 import { randomBytes } from 'node:crypto'
-import { users } from '../../db/schema/index.js'
+import type { z } from 'zod'
+import { orderItems, orders, users } from '../../db/schema/index.js'
 import type { Role } from '../../lib/auth/permissions.js'
 import { startSession } from '../../lib/auth/sessions.js'
+import { CategoryInput, ProductInput, VariantInput } from '../../lib/catalog/schemas.js'
 import { getDb } from '../../lib/platform/db.js'
 
 // Data factories: real rows through the real schema.
@@ -35,4 +37,90 @@ export async function makeUser(
     refreshToken: tokens.refresh_token,
     sessionId: tokens.session_id,
   }
+}
+
+// --- Catalog -------------------------------------------------------------------------------------------------
+
+const catalogTag = () => randomBytes(5).toString('hex')
+
+/** A category through the real service (slug generated unless given). */
+export async function makeCategory(overrides: Partial<z.input<typeof CategoryInput>> = {}) {
+  const { createCategory } = await import('../../lib/catalog/categories.js')
+  return createCategory(
+    await getDb(),
+    CategoryInput.parse({ name: `Category ${catalogTag()}`, ...overrides }),
+  )
+}
+
+/**
+ * A product through the real service: active and visible by default, price in major units as the API
+ * takes it, inline variants allowed. Returns the staff view.
+ */
+export async function makeProduct(overrides: Partial<z.input<typeof ProductInput>> = {}) {
+  const { createProduct } = await import('../../lib/catalog/products.js')
+  const t = catalogTag()
+  const input = ProductInput.parse({
+    sku: `SKU-${t}`,
+    name: `Product ${t}`,
+    price: 19.99,
+    status: 'active',
+    inventory_quantity: overrides.variants?.length ? undefined : 10,
+    ...overrides,
+  })
+  return createProduct(await getDb(), input, { actorId: null })
+}
+
+/** A variant of a product through the real service. */
+export async function makeVariant(productId: string, overrides: Partial<z.input<typeof VariantInput>> = {}) {
+  const { createVariant } = await import('../../lib/catalog/variants.js')
+  const input = VariantInput.parse({
+    sku: `VAR-${catalogTag()}`,
+    option1: 'M',
+    inventory_quantity: 5,
+    ...overrides,
+  })
+  return createVariant(await getDb(), productId, input, { actorId: null })
+}
+
+/** An order with lines (orders arrive in a later issue; analytics and recommendations read these rows). */
+export async function makeOrderWithItems(input: {
+  userId?: string | null
+  status?: (typeof orders.$inferInsert)['status']
+  items: Array<{ productId: string; variantId?: string | null; quantity?: number; unitPriceCents?: number }>
+}) {
+  const db = await getDb()
+  const lines = input.items.map((i) => {
+    const quantity = i.quantity ?? 1
+    const unit = i.unitPriceCents ?? 1000
+    return { ...i, quantity, unit, subtotal: quantity * unit }
+  })
+  const subtotal = lines.reduce((s, l) => s + l.subtotal, 0)
+  const [order] = await db
+    .insert(orders)
+    .values({
+      userId: input.userId ?? null,
+      email: `buyer-${catalogTag()}@example.test`,
+      currency: 'USD',
+      status: input.status ?? 'confirmed',
+      subtotalCents: subtotal,
+      totalAmountCents: subtotal,
+    })
+    .returning()
+  const items = await db
+    .insert(orderItems)
+    .values(
+      lines.map((l) => ({
+        orderId: order!.id,
+        productId: l.productId,
+        variantId: l.variantId ?? null,
+        productName: 'Ordered product',
+        sku: `ORDERED-${catalogTag()}`,
+        quantity: l.quantity,
+        unitPriceCents: l.unit,
+        subtotalCents: l.subtotal,
+        totalAmountCents: l.subtotal,
+      })),
+    )
+    .returning()
+  return { order: order!, items }
 }
