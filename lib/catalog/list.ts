@@ -49,7 +49,7 @@ export interface CatalogFilters {
 /**
  * Full text (the generated tsvector with `to_tsquery` of sanitised tokens, each a prefix: `hood` finds
  * `hoodie`), exact or prefix SKU of the product or any variant, and a trigram fallback for typos
- * (`query <% name`) that applies only when nothing matches strictly. All of it is one predicate.
+ * (word similarity to the name) that applies only when nothing matches strictly. All of it is one predicate.
  */
 export function searchTerms(raw: string) {
   const text = raw.trim().slice(0, 200)
@@ -70,7 +70,8 @@ function searchSql(raw: string, viewer: Viewer): { match: SQL; rank: SQL } {
         or lower(sp.sku) like ${skuPrefix} escape '\\'
         or exists (select 1 from product_variants sv where sv.product_id = sp.id and lower(sv.sku) like ${skuPrefix} escape '\\'))
       ${viewer.staff ? sql`` : sql`and sp.status = 'active' and sp.is_visible`})`
-  const fuzzy = sql`(${text}::text <% ${P.name} and not ${strictSomewhere})`
+  // 0.4: a one-letter slip in a short word ("hoodei") scores ~0.57, under pg_trgm's default of 0.6.
+  const fuzzy = sql`(not ${strictSomewhere} and word_similarity(${text}::text, ${P.name}) >= 0.4)`
   const match = sql`(${fts} or ${skuHit} or ${fuzzy})`
   const rank = sql`(${tsquery ? sql`ts_rank(${P.searchVector}, ${q})` : sql`0`}
     + case when lower(${P.sku}) = ${text.toLowerCase()} then 10 when ${skuHit} then 5 else 0 end

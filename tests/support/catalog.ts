@@ -29,7 +29,7 @@ export async function callers() {
   return { staff, customer, admin }
 }
 
-export const as = (token: string | undefined) => ({
+export const as = (token?: string) => ({
   get: (path: string, headers?: Record<string, string>) => call('GET', path, { token, headers }),
   post: (path: string, body?: unknown) => call('POST', path, { token, body }),
   put: (path: string, body: unknown) => call('PUT', path, { token, body }),
