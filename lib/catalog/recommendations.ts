@@ -84,7 +84,7 @@ export async function recommendProducts(db: Db, q: RecommendationsInput, princip
         or ${P.categoryId} in (select category_id from seed where category_id is not null)
         or lower(${P.brand}) in (select lower(brand) from seed where brand is not null))
     order by coalesce(t.score, 0) desc,
-      (${P.categoryId} in (select category_id from seed where category_id is not null)) desc,
+      coalesce(${P.categoryId} in (select category_id from seed where category_id is not null), false) desc,
       ${P.createdAt} desc, ${P.id}
     limit ${q.limit}
   `)) as unknown as { rows: Array<{ id: string; reason: (typeof REASONS)[number] }> }

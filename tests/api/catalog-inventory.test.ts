@@ -81,12 +81,19 @@ describe('variants', () => {
 
   it('refuses the first variant of a product that still holds stock (409 product_has_stock, nothing changes)', async () => {
     const p = await makeProduct({ inventory_quantity: 3 })
-    const res = await as(who.staff.token).post(`/api/v1/products/${p.id}/variants`, { sku: `F-${tag()}` })
+    const sku = `F-${tag()}`
+    const res = await as(who.staff.token).post(`/api/v1/products/${p.id}/variants`, { sku })
     expectProblem(res, 409, 'product_has_stock')
     expect(res.body.detail).toMatch(/stock to 0/)
     const [row] = await (await db()).select().from(products).where(eq(products.id, p.id))
     expect(row).toMatchObject({ hasVariants: false, inventoryQuantity: 3 })
-    expect(await (await db()).select().from(skus).where(eq(skus.sku, `F-x`))).toHaveLength(0)
+    expect(await (await db()).select().from(skus).where(eq(skus.sku, sku))).toHaveLength(0)
+    // Once its own stock is 0 the first variant is accepted and the product sells through variants.
+    await as(who.staff.token).put(`/api/v1/products/${p.id}/inventory`, { inventory_quantity: 0 })
+    const v = await makeVariant(p.id, { sku, inventory_quantity: 6 })
+    const after = (await call('GET', `/api/v1/products/${p.id}`)).body
+    expect(after).toMatchObject({ has_variants: true, inventory_quantity: 6 })
+    expect(after.variants.map((x: { id: string }) => x.id)).toEqual([v.id])
   })
 
   it('refuses a taken SKU (409), bad fields (422), unknown products or variants (404)', async () => {
