@@ -170,7 +170,7 @@ export const products = pgTable(
     index('products_price_cents_idx').on(t.priceCents),
     index('products_tags_gin_idx').using('gin', t.tags),
     index('products_search_vector_gin_idx').using('gin', t.searchVector),
-    // typo-tolerant search (`query <% name`, pg_trgm from migration 0004)
+    // trigram lookups on names (pg_trgm from migration 0004: similarity operators, ILIKE substrings)
     index('products_name_trgm_idx').using('gin', t.name.op('gin_trgm_ops')),
     check('products_sku_kind_check', sql`${t.skuKind} = 'product'`),
     check('products_status_check', oneOf(t.status, productStatuses)),

@@ -23,6 +23,7 @@ import {
 import { isReservedProductSlug, isUuid, type ProductInput, type ProductUpdate, slugify } from './schemas.js'
 import { insertVariants, saveVariantBySku } from './variants.js'
 import {
+  P,
   type ProductRow,
   type ProductView,
   productColumns,
@@ -108,7 +109,7 @@ async function freeProductSlug(tx: Db, name: string): Promise<string> {
   const rows = await tx
     .select({ slug: products.slug })
     .from(products)
-    .where(sql`${products.slug} = ${base} or ${products.slug} like ${`${base}-%`}`)
+    .where(sql`${P.slug} = ${base} or ${P.slug} like ${`${base}-%`}`)
   const used = new Set(rows.map((r) => r.slug))
   if (!used.has(base)) return base
   for (let n = 2; ; n++) if (!used.has(`${base}-${n}`)) return `${base}-${n}`
@@ -118,7 +119,7 @@ async function assertSlugFree(tx: Db, slug: string, exceptId?: string) {
   const [row] = await tx
     .select({ id: products.id })
     .from(products)
-    .where(and(eq(products.slug, slug), exceptId ? sql`${products.id} <> ${exceptId}` : undefined))
+    .where(and(eq(products.slug, slug), exceptId ? sql`${P.id} <> ${exceptId}` : undefined))
     .limit(1)
   if (row) throw slugTaken(slug)
 }

@@ -19,6 +19,14 @@ const { searchVector: _searchVector, ...productColumns } = getTableColumns(produ
 
 export { productColumns }
 
+/**
+ * Products' columns qualified with the table name, for SQL fragments. Drizzle leaves single-table
+ * queries unqualified ("id"), which inside a correlated subquery would bind to the subquery's own table.
+ */
+export const P = Object.fromEntries(
+  Object.entries(getTableColumns(products)).map(([k, c]) => [k, sql.raw(`"products"."${c.name}"`)]),
+) as Record<keyof typeof products.$inferSelect, SQL>
+
 /** A variant as the variants subquery returns it (raw columns; effective prices are computed in view). */
 export interface VariantJson {
   id: string
@@ -56,7 +64,7 @@ export const variantsJson = (staff: boolean): SQL<VariantJson[]> =>
   sql<
     VariantJson[]
   >`(select coalesce(json_agg(${variantObject} order by v.position, v.created_at, v.id), '[]'::json)
-    from product_variants v where v.product_id = ${products.id}${staff ? sql`` : sql` and v.is_active`})`
+    from product_variants v where v.product_id = ${P.id}${staff ? sql`` : sql` and v.is_active`})`
 
 export interface CategoryRef {
   id: string
@@ -64,7 +72,7 @@ export interface CategoryRef {
   name: string
 }
 export const categoryJson: SQL<CategoryRef | null> = sql<CategoryRef | null>`(select json_build_object(
-  'id', c.id, 'slug', c.slug, 'name', c.name) from categories c where c.id = ${products.categoryId})`
+  'id', c.id, 'slug', c.slug, 'name', c.name) from categories c where c.id = ${P.categoryId})`
 
 /** Rows of the product statement: columns, category, variants. */
 export const productSelection = (staff: boolean) => ({
@@ -78,13 +86,13 @@ export type ProductRow = Omit<Product, 'searchVector'> & {
 }
 
 /** What an anonymous caller or a customer may see of a product at all. */
-export const publiclyVisible = sql`(${products.status} = 'active' and ${products.isVisible})`
+export const publiclyVisible = sql`(${P.status} = 'active' and ${P.isVisible})`
 
 /** SQL twin of `inStock` below, for filters and facets. */
-export const inStockSql = sql`(case when ${products.hasVariants} then exists (
-    select 1 from product_variants sv where sv.product_id = ${products.id} and sv.is_active
+export const inStockSql = sql`(case when ${P.hasVariants} then exists (
+    select 1 from product_variants sv where sv.product_id = ${P.id} and sv.is_active
       and (not sv.track_inventory or sv.inventory_policy = 'continue' or sv.inventory_quantity > 0))
-  else (not ${products.trackInventory} or ${products.inventoryPolicy} = 'continue' or ${products.inventoryQuantity} > 0) end)`
+  else (not ${P.trackInventory} or ${P.inventoryPolicy} = 'continue' or ${P.inventoryQuantity} > 0) end)`
 
 // --- Stock rules -------------------------------------------------------------------------------------------
 

@@ -283,8 +283,12 @@ function safeMissingSettings(): string[] {
 }
 
 function finish(response: Response, requestId: string, request: Request): Response {
+  const cors = corsHeaders(request)
+  // A handler's own Vary (e.g. Authorization on publicly cacheable reads) is kept beside CORS's Origin.
+  const vary = response.headers.get('vary')
+  if (vary && cors.vary) cors.vary = `${vary}, ${cors.vary}`
   return withHeaders(response, {
-    ...corsHeaders(request),
+    ...cors,
     'x-request-id': requestId,
     'cache-control': response.headers.get('cache-control') ?? 'no-store',
     'x-content-type-options': 'nosniff',

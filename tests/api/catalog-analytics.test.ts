@@ -75,7 +75,7 @@ describe('GET /products/analytics', () => {
         { sku: 'AN-JEANS-32', option1: '32', inventory_quantity: 8 },
       ],
     })
-    await makeProduct({ sku: 'AN-DRAFT', name: 'Draft', price: 1, inventory_quantity: 0 })
+    await makeProduct({ sku: 'AN-DRAFT', name: 'Draft', price: 1, status: 'draft', inventory_quantity: 0 })
     // the catalog existed before the period (slow movers are products that were on sale in it)
     await (await getDb())
       .update(products)
@@ -87,31 +87,41 @@ describe('GET /products/analytics', () => {
       .where(eq(productVariants.sku, 'AN-JEANS-30'))
 
     // inside the period: 2 Jan (two orders), 9 Jan; outside: 31 Dec and 1 Feb; one unpaid, one voided
-    await makeOrderWithItems(
-      [
-        { product: hoodie, quantity: 3, discount: 10 },
-        { product: tee, quantity: 1 },
-      ],
-      { createdAt: at('2026-01-02T10:00:00Z') },
-    )
-    await makeOrderWithItems([{ product: hoodie, quantity: 1, refundedQuantity: 1 }], {
-      createdAt: at('2026-01-02T23:59:59Z'),
+    const paid = 'paid' as const
+    const line = (p: { id: string; price: number }, quantity: number, extra = {}) => ({
+      productId: p.id,
+      quantity,
+      unitPriceCents: Math.round(p.price * 100),
+      ...extra,
+    })
+    await makeOrderWithItems({
+      financialStatus: paid,
+      createdAt: at('2026-01-02T10:00:00Z'),
+      items: [line(hoodie, 3, { discountCents: 1000 }), line(tee, 1)],
+    })
+    await makeOrderWithItems({
       financialStatus: 'partially_refunded',
+      createdAt: at('2026-01-02T23:59:59Z'),
+      items: [line(hoodie, 1, { refundedQuantity: 1 })],
     })
-    await makeOrderWithItems([{ product: sized, variant: { ...v30!, price: 60 }, quantity: 2 }], {
+    await makeOrderWithItems({
+      financialStatus: paid,
       createdAt: at('2026-01-09T08:00:00Z'),
+      items: [line(sized, 2, { variantId: v30!.id })],
     })
-    await makeOrderWithItems([{ product: tee, quantity: 100 }], { createdAt: at('2025-12-31T23:59:59Z') })
-    await makeOrderWithItems([{ product: tee, quantity: 100 }], { createdAt: at('2026-02-01T00:00:00Z') })
-    await makeOrderWithItems([{ product: cap, quantity: 100 }], {
-      createdAt: at('2026-01-05T00:00:00Z'),
-      financialStatus: 'pending',
+    for (const createdAt of [at('2025-12-31T23:59:59Z'), at('2026-02-01T00:00:00Z')]) {
+      await makeOrderWithItems({ financialStatus: paid, createdAt, items: [line(tee, 100)] })
+    }
+    await makeOrderWithItems({
       status: 'pending',
-    })
-    await makeOrderWithItems([{ product: cap, quantity: 100 }], {
       createdAt: at('2026-01-05T00:00:00Z'),
-      financialStatus: 'voided',
+      items: [line(cap, 100)],
+    })
+    await makeOrderWithItems({
       status: 'cancelled',
+      financialStatus: 'voided',
+      createdAt: at('2026-01-05T00:00:00Z'),
+      items: [line(cap, 100)],
     })
 
     const res = await analytics(

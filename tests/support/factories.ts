@@ -1,9 +1,10 @@
 import { randomBytes } from 'node:crypto'
+import type { z } from 'zod'
 import { orderItems, orders, users } from '../../db/schema/index.js'
 import type { Role } from '../../lib/auth/permissions.js'
 import { startSession } from '../../lib/auth/sessions.js'
+import { CategoryInput, ProductInput, VariantInput } from '../../lib/catalog/schemas.js'
 import { getDb } from '../../lib/platform/db.js'
-import { toMinor } from '../../lib/platform/money.js'
 
 // Data factories: real rows through the real schema.
 
@@ -38,80 +39,103 @@ export async function makeUser(
   }
 }
 
-// --- Catalog and orders ------------------------------------------------------------------------------------
+// --- Catalog -------------------------------------------------------------------------------------------------
 
-type NewOrder = typeof orders.$inferInsert
+const catalogTag = () => randomBytes(5).toString('hex')
+
+/** A category through the real service (slug generated unless given). */
+export async function makeCategory(overrides: Partial<z.input<typeof CategoryInput>> = {}) {
+  const { createCategory } = await import('../../lib/catalog/categories.js')
+  return createCategory(
+    await getDb(),
+    CategoryInput.parse({ name: `Category ${catalogTag()}`, ...overrides }),
+  )
+}
 
 /**
- * A product through the catalog's own create service (validation, slug, SKU registry, ledger), from API
- * fields in major units: `makeProduct({ price: 19.99, inventory_quantity: 5, variants: [...] })`.
+ * A product through the real service: active and visible by default, price in major units as the API
+ * takes it, inline variants allowed. Returns the staff view.
  */
-export async function makeProduct(fields: Record<string, unknown> = {}) {
+export async function makeProduct(overrides: Partial<z.input<typeof ProductInput>> = {}) {
   const { createProduct } = await import('../../lib/catalog/products.js')
-  const { ProductInput } = await import('../../lib/catalog/schemas.js')
-  const tag = randomBytes(4).toString('hex')
-  const input = ProductInput.parse({ sku: `SKU-${tag}`, name: `Product ${tag}`, price: 10, ...fields })
+  const t = catalogTag()
+  const input = ProductInput.parse({
+    sku: `SKU-${t}`,
+    name: `Product ${t}`,
+    price: 19.99,
+    status: 'active',
+    inventory_quantity: overrides.variants?.length ? undefined : 10,
+    ...overrides,
+  })
   return createProduct(await getDb(), input, { actorId: null })
 }
 
-export interface OrderLine {
-  /** as the API shows them (prices in major units) */
-  product: { id: string | null; sku: string; name: string; price: number }
-  variant?: { id: string; sku: string; title: string; price: number }
-  quantity: number
-  /** unit price in major units; default the variant's (effective) or the product's price */
-  unitPrice?: number
-  discount?: number
-  refundedQuantity?: number
+/** A variant of a product through the real service. */
+export async function makeVariant(productId: string, overrides: Partial<z.input<typeof VariantInput>> = {}) {
+  const { createVariant } = await import('../../lib/catalog/variants.js')
+  const input = VariantInput.parse({
+    sku: `VAR-${catalogTag()}`,
+    option1: 'M',
+    inventory_quantity: 5,
+    ...overrides,
+  })
+  return createVariant(await getDb(), productId, input, { actorId: null })
 }
 
-/**
- * An order with its lines, written straight to the tables (orders come through the API in a later
- * issue): subtotal, tax 0 and totals that satisfy the schema's money checks, line by line.
- */
-export async function makeOrderWithItems(
-  lines: OrderLine[],
-  overrides: Partial<NewOrder> = {},
-): Promise<{ order: typeof orders.$inferSelect; items: Array<typeof orderItems.$inferSelect> }> {
+/** An order with lines (orders arrive in a later issue; analytics and recommendations read these rows). */
+export async function makeOrderWithItems(input: {
+  userId?: string | null
+  status?: (typeof orders.$inferInsert)['status']
+  /** default pending, as a new order */
+  financialStatus?: (typeof orders.$inferInsert)['financialStatus']
+  /** when the order was placed (default now) */
+  createdAt?: Date
+  items: Array<{
+    productId: string | null
+    variantId?: string | null
+    quantity?: number
+    unitPriceCents?: number
+    discountCents?: number
+    refundedQuantity?: number
+  }>
+}) {
   const db = await getDb()
-  const priced = lines.map((l) => {
-    const unit = toMinor(l.unitPrice ?? l.variant?.price ?? l.product.price)
-    const subtotal = unit * l.quantity
-    const discount = toMinor(l.discount ?? 0)
-    return { l, unit, subtotal, discount, total: subtotal - discount }
+  const lines = input.items.map((i) => {
+    const quantity = i.quantity ?? 1
+    const unit = i.unitPriceCents ?? 1000
+    return { ...i, quantity, unit, subtotal: quantity * unit, discount: i.discountCents ?? 0 }
   })
-  const subtotal = priced.reduce((s, p) => s + p.subtotal, 0)
-  const discount = priced.reduce((s, p) => s + p.discount, 0)
+  const subtotal = lines.reduce((s, l) => s + l.subtotal, 0)
+  const discount = lines.reduce((s, l) => s + l.discount, 0)
   const [order] = await db
     .insert(orders)
     .values({
-      email: `buyer-${randomBytes(4).toString('hex')}@example.test`,
+      userId: input.userId ?? null,
+      email: `buyer-${catalogTag()}@example.test`,
       currency: 'USD',
-      status: 'confirmed',
-      financialStatus: 'paid',
+      status: input.status ?? 'confirmed',
+      ...(input.financialStatus ? { financialStatus: input.financialStatus } : {}),
       subtotalCents: subtotal,
       discountAmountCents: discount,
       totalAmountCents: subtotal - discount,
-      ...overrides,
+      ...(input.createdAt ? { createdAt: input.createdAt } : {}),
     })
     .returning()
   const items = await db
     .insert(orderItems)
     .values(
-      priced.map((p) => ({
+      lines.map((l) => ({
         orderId: order!.id,
-        productId: p.l.product.id,
-        variantId: p.l.variant?.id ?? null,
-        productName: p.l.product.name,
-        variantTitle: p.l.variant?.title ?? null,
-        sku: p.l.variant?.sku ?? p.l.product.sku,
-        quantity: p.l.quantity,
-        unitPriceCents: p.unit,
-        subtotalCents: p.subtotal,
-        discountAmountCents: p.discount,
-        totalAmountCents: p.total,
-        refundedQuantity: p.l.refundedQuantity ?? 0,
-        createdAt: overrides.createdAt,
+        productId: l.productId,
+        variantId: l.variantId ?? null,
+        productName: 'Ordered product',
+        sku: `ORDERED-${catalogTag()}`,
+        quantity: l.quantity,
+        unitPriceCents: l.unit,
+        subtotalCents: l.subtotal,
+        discountAmountCents: l.discount,
+        totalAmountCents: l.subtotal - l.discount,
+        refundedQuantity: l.refundedQuantity ?? 0,
       })),
     )
     .returning()

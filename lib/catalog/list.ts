@@ -1,0 +1,359 @@
+import { and, eq, type SQL, sql } from 'drizzle-orm'
+import { z } from 'zod'
+import { type ProductStatus, productStatuses, products } from '../../db/schema/index.js'
+import { offsetOf, PageQuery } from '../http/pagination.js'
+import type { Db } from '../platform/db.js'
+import { moneyField } from '../platform/money.js'
+import { escapeLike } from '../users/export.js'
+import { fieldError, type Viewer } from './access.js'
+import { isUuid } from './schemas.js'
+import {
+  inStockSql,
+  ListedProductSchema,
+  P,
+  type ProductRow,
+  productSelection,
+  publiclyVisible,
+  toListedProduct,
+} from './view.js'
+
+// The product list (GET /products) and the page half of POST /products/search: filters, sort, page or
+// keyset cursor. One statement returns the page with each product's variants (json_agg subquery) and the
+// total (count(*) over ()); a second one counts only when a page past the end came back empty.
+
+export const SORTS = [
+  'newest',
+  'oldest',
+  'price_asc',
+  'price_desc',
+  'name_asc',
+  'name_desc',
+  'relevance',
+] as const
+export type ProductSort = (typeof SORTS)[number]
+
+export interface CatalogFilters {
+  search?: string | undefined
+  category?: string | undefined
+  brands?: string[] | undefined
+  tags?: string[] | undefined
+  minPrice?: number | undefined
+  maxPrice?: number | undefined
+  status?: ProductStatus | undefined
+  inStock?: boolean | undefined
+  isFeatured?: boolean | undefined
+}
+
+// --- Search ------------------------------------------------------------------------------------------------
+
+/**
+ * Full text (the generated tsvector with `to_tsquery` of sanitised tokens, each a prefix: `hood` finds
+ * `hoodie`), exact or prefix SKU of the product or any variant, and a trigram fallback for typos
+ * (word similarity to the name) that applies only when nothing matches strictly. All of it is one predicate.
+ */
+export function searchTerms(raw: string) {
+  const text = raw.trim().slice(0, 200)
+  const tokens = (text.toLowerCase().match(/[\p{L}\p{N}]+/gu) ?? []).slice(0, 12)
+  const tsquery = tokens.map((t) => `${t}:*`).join(' & ')
+  return { text, tsquery, skuPrefix: `${escapeLike(text.toLowerCase())}%` }
+}
+
+function searchSql(raw: string, viewer: Viewer): { match: SQL; rank: SQL } {
+  const { text, tsquery, skuPrefix } = searchTerms(raw)
+  const q = sql`to_tsquery('english'::regconfig, ${tsquery})`
+  const fts = tsquery ? sql`${P.searchVector} @@ ${q}` : sql`false`
+  const skuHit = sql`(lower(${P.sku}) like ${skuPrefix} escape '\\' or exists (
+      select 1 from product_variants mv where mv.product_id = ${P.id} and lower(mv.sku) like ${skuPrefix} escape '\\'))`
+  // Evaluated once per statement (uncorrelated): is there any strict match the viewer could see?
+  const strictSomewhere = sql`exists (
+      select 1 from products sp where (${tsquery ? sql`sp.search_vector @@ ${q}` : sql`false`}
+        or lower(sp.sku) like ${skuPrefix} escape '\\'
+        or exists (select 1 from product_variants sv where sv.product_id = sp.id and lower(sv.sku) like ${skuPrefix} escape '\\'))
+      ${viewer.staff ? sql`` : sql`and sp.status = 'active' and sp.is_visible`})`
+  // 0.4: a one-letter slip in a short word ("hoodei") scores ~0.57, under pg_trgm's default of 0.6.
+  const fuzzy = sql`(not ${strictSomewhere} and word_similarity(${text}::text, ${P.name}) >= 0.4)`
+  const match = sql`(${fts} or ${skuHit} or ${fuzzy})`
+  const rank = sql`(${tsquery ? sql`ts_rank(${P.searchVector}, ${q})` : sql`0`}
+    + case when lower(${P.sku}) = ${text.toLowerCase()} then 10 when ${skuHit} then 5 else 0 end
+    + word_similarity(${text}::text, ${P.name}))`
+  return { match, rank }
+}
+
+// --- Filters -----------------------------------------------------------------------------------------------
+
+/** The category and all its subcategories (`union` stops at a cycle, should one ever exist). */
+const inCategoryTree = (raw: string) => sql`${P.categoryId} in (
+  with recursive tree(id) as (
+    select id from categories where ${isUuid(raw) ? sql`id = ${raw.toLowerCase()}::uuid` : sql`slug = ${raw}`}
+    union select c.id from categories c join tree t on c.parent_id = t.id)
+  select id from tree)`
+
+export interface FilterParts {
+  /** Conditions every facet shares (visibility, status, search, tags, featured). */
+  base: SQL[]
+  category: SQL | undefined
+  brand: SQL | undefined
+  price: SQL | undefined
+  stock: SQL | undefined
+  rank: SQL | undefined
+}
+
+export function filterParts(f: CatalogFilters, viewer: Viewer): FilterParts {
+  const base: SQL[] = []
+  if (!viewer.staff) base.push(publiclyVisible)
+  else if (f.status) base.push(eq(products.status, f.status))
+  let rank: SQL | undefined
+  if (f.search?.trim()) {
+    const s = searchSql(f.search, viewer)
+    base.push(s.match)
+    rank = s.rank
+  }
+  if (f.tags?.length) base.push(sql`${P.tags} && ${`{${f.tags.map(pgArrayItem).join(',')}}`}::text[]`)
+  if (f.isFeatured !== undefined) base.push(eq(products.isFeatured, f.isFeatured))
+  const brands = f.brands?.map((b) => b.toLowerCase())
+  const priceConds: SQL[] = []
+  if (f.minPrice !== undefined) priceConds.push(sql`${P.priceCents} >= ${f.minPrice}`)
+  if (f.maxPrice !== undefined) priceConds.push(sql`${P.priceCents} <= ${f.maxPrice}`)
+  return {
+    base,
+    category: f.category ? inCategoryTree(f.category) : undefined,
+    brand: brands?.length
+      ? sql`lower(${P.brand}) in (${sql.join(
+          brands.map((b) => sql`${b}`),
+          sql`, `,
+        )})`
+      : undefined,
+    price: priceConds.length ? and(...priceConds) : undefined,
+    stock: f.inStock === undefined ? undefined : f.inStock ? inStockSql : sql`not ${inStockSql}`,
+    rank,
+  }
+}
+
+/** An element of a text[] literal, quoted so commas, quotes and braces stay part of the tag. */
+const pgArrayItem = (s: string) => `"${s.replace(/["\\]/g, '\\$&')}"`
+
+export const allConditions = (p: FilterParts): SQL | undefined =>
+  and(...p.base, p.category, p.brand, p.price, p.stock)
+
+// --- Sort and cursor -----------------------------------------------------------------------------------------
+
+const SORT_SPEC = {
+  newest: { column: P.createdAt, cast: 'timestamptz', desc: true },
+  oldest: { column: P.createdAt, cast: 'timestamptz', desc: false },
+  price_asc: { column: P.priceCents, cast: 'integer', desc: false },
+  price_desc: { column: P.priceCents, cast: 'integer', desc: true },
+  name_asc: { column: P.name, cast: 'text', desc: false },
+  name_desc: { column: P.name, cast: 'text', desc: true },
+} as const
+type KeysetSort = keyof typeof SORT_SPEC
+
+interface Cursor {
+  s: KeysetSort
+  v: string
+  id: string
+}
+
+const encodeCursor = (c: Cursor) => Buffer.from(JSON.stringify(c)).toString('base64url')
+
+function decodeCursor(raw: string, sort: ProductSort): Cursor {
+  let c: Partial<Cursor> | undefined
+  try {
+    c = JSON.parse(Buffer.from(raw, 'base64url').toString('utf8')) as Partial<Cursor>
+  } catch {
+    c = undefined
+  }
+  if (!c || typeof c.v !== 'string' || typeof c.id !== 'string' || !isUuid(c.id) || c.s !== sort) {
+    throw fieldError(
+      'cursor',
+      'This cursor is not valid for this sort; start again without it.',
+      'invalid_cursor',
+    )
+  }
+  return c as Cursor
+}
+
+export const CatalogPaginationSchema = z.object({
+  page: z.number().int().optional().describe('Absent with a cursor'),
+  limit: z.number().int(),
+  total: z.number().int().optional().describe('Absent with a cursor'),
+  pages: z.number().int().optional().describe('Absent with a cursor'),
+  next_cursor: z.string().nullable().describe('Opaque keyset cursor for the next page, null at the end'),
+})
+export type CatalogPagination = z.infer<typeof CatalogPaginationSchema>
+
+export interface PageRequest {
+  sort: ProductSort
+  page: number
+  limit: number
+  cursor?: string | undefined
+  /** false when another statement gives the total (search's facets): never a second count here. */
+  countPastEnd?: boolean
+}
+
+export function effectiveSort(sort: ProductSort | undefined, search: string | undefined): ProductSort {
+  if (sort === 'relevance' && !search?.trim()) return 'newest'
+  return sort ?? (search?.trim() ? 'relevance' : 'newest')
+}
+
+/**
+ * One page of products for these filters: one statement (page, variants, total); a second one counts only
+ * when a page past the end is empty. With a cursor, keyset paging and no total.
+ */
+export async function productPage(
+  db: Db,
+  parts: FilterParts,
+  viewer: Viewer,
+  req: PageRequest,
+): Promise<{ rows: ProductRow[]; pagination: CatalogPagination }> {
+  const where = allConditions(parts)
+  if (req.sort === 'relevance') {
+    if (req.cursor)
+      throw fieldError('cursor', 'Relevance order pages by `page`; a cursor needs another sort.')
+    const rank = parts.rank ?? sql`0`
+    const rows = await db
+      .select({ ...productSelection(viewer.staff), total: sql<number>`(count(*) over ())::int` })
+      .from(products)
+      .where(where)
+      .orderBy(sql`${rank} desc`, sql`${P.id}`)
+      .limit(req.limit)
+      .offset(offsetOf(req.page, req.limit))
+    return finishPage(db, where, rows as unknown as Array<ProductRow & { total: number }>, req, () => null)
+  }
+
+  const spec = SORT_SPEC[req.sort]
+  const dir = spec.desc ? sql`desc` : sql`asc`
+  const order = [sql`${spec.column} ${dir}`, sql`${P.id} ${dir}`]
+  const key = sql<string>`${spec.column}::text`
+  const cursorOf = (r: { sortKey: string; id: string }) =>
+    encodeCursor({ s: req.sort as KeysetSort, v: r.sortKey, id: r.id })
+
+  if (req.cursor) {
+    const c = decodeCursor(req.cursor, req.sort)
+    const after = sql`(${spec.column}, ${P.id}) ${spec.desc ? sql`<` : sql`>`} (${c.v}::${sql.raw(spec.cast)}, ${c.id}::uuid)`
+    const rows = (await db
+      .select({ ...productSelection(viewer.staff), sortKey: key })
+      .from(products)
+      .where(and(where, after))
+      .orderBy(...order)
+      .limit(req.limit + 1)) as unknown as Array<ProductRow & { sortKey: string }>
+    const more = rows.length > req.limit
+    const page = rows.slice(0, req.limit)
+    return {
+      rows: page,
+      pagination: { limit: req.limit, next_cursor: more ? cursorOf(page.at(-1)!) : null },
+    }
+  }
+
+  const rows = await db
+    .select({ ...productSelection(viewer.staff), sortKey: key, total: sql<number>`(count(*) over ())::int` })
+    .from(products)
+    .where(where)
+    .orderBy(...order)
+    .limit(req.limit)
+    .offset(offsetOf(req.page, req.limit))
+  return finishPage(
+    db,
+    where,
+    rows as unknown as Array<ProductRow & { total: number; sortKey: string }>,
+    req,
+    cursorOf,
+  )
+}
+
+async function finishPage<R extends ProductRow & { total: number }>(
+  db: Db,
+  where: SQL | undefined,
+  rows: R[],
+  req: PageRequest,
+  cursorOf: (r: R & { sortKey: string }) => string | null,
+) {
+  let total = rows[0] ? Number(rows[0].total) : 0
+  if (!rows.length && req.page > 1 && req.countPastEnd !== false) {
+    const [c] = await db.select({ n: sql<number>`count(*)::int` }).from(products).where(where)
+    total = Number(c?.n ?? 0)
+  }
+  const more = offsetOf(req.page, req.limit) + rows.length < total
+  return {
+    rows,
+    pagination: {
+      page: req.page,
+      limit: req.limit,
+      total,
+      pages: Math.ceil(total / req.limit),
+      next_cursor: more && rows.length ? cursorOf(rows.at(-1)! as R & { sortKey: string }) : null,
+    },
+  }
+}
+
+// --- GET /products -----------------------------------------------------------------------------------------
+
+const Flag = z.enum(['true', 'false']).transform((v) => v === 'true')
+
+export const ListProductsQuery = PageQuery.extend({
+  search: z.string().trim().max(200).optional().describe('Full text, SKU prefix, typo-tolerant name match'),
+  category: z
+    .string()
+    .trim()
+    .min(1)
+    .max(200)
+    .optional()
+    .describe('Category id or slug, subcategories included'),
+  brand: z.string().trim().min(1).max(100).optional().describe('Case-insensitive'),
+  tags: z
+    .string()
+    .max(2000)
+    .transform((s) =>
+      s
+        .split(',')
+        .map((t) => t.trim())
+        .filter(Boolean),
+    )
+    .optional()
+    .describe('Comma-separated; products with any of them'),
+  min_price: moneyField().optional().describe('Major units, inclusive'),
+  max_price: moneyField().optional().describe('Major units, inclusive'),
+  status: z.enum(productStatuses).optional().describe('Staff only (others always see active products)'),
+  in_stock: Flag.optional(),
+  is_featured: Flag.optional(),
+  sort: z
+    .enum(SORTS)
+    .optional()
+    .describe(
+      'newest (default), oldest, price_asc, price_desc, name_asc, name_desc, relevance (default with search)',
+    ),
+  cursor: z
+    .string()
+    .max(1000)
+    .optional()
+    .describe('pagination.next_cursor of the previous page (keyset paging)'),
+})
+export type ListProductsInput = z.output<typeof ListProductsQuery>
+
+export const ProductListSchema = z.object({
+  products: z.array(ListedProductSchema),
+  pagination: CatalogPaginationSchema,
+})
+
+export async function listProducts(db: Db, q: ListProductsInput, viewer: Viewer) {
+  const parts = filterParts(
+    {
+      search: q.search,
+      category: q.category,
+      brands: q.brand ? [q.brand] : undefined,
+      tags: q.tags,
+      minPrice: q.min_price,
+      maxPrice: q.max_price,
+      status: q.status,
+      inStock: q.in_stock,
+      isFeatured: q.is_featured,
+    },
+    viewer,
+  )
+  const { rows, pagination } = await productPage(db, parts, viewer, {
+    sort: effectiveSort(q.sort, q.search),
+    page: q.page,
+    limit: q.limit,
+    cursor: q.cursor,
+  })
+  return { products: rows.map((r) => toListedProduct(r, viewer.staff)), pagination }
+}
