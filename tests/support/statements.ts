@@ -44,18 +44,25 @@ export async function countStatements<T>(fn: () => Promise<T>): Promise<{ result
         })) as Query,
   )
   // Neon Pool: transactions run on a pooled client.
-  patch(client, 'connect', (orig) => async (...args) => {
-    const c = (await (orig as (...a: unknown[]) => Promise<unknown>)(...args)) as Record<string, unknown>
-    const own = c.query as Query
-    c.query = counted(own.bind(c))
-    const release = c.release as (...a: unknown[]) => unknown
-    c.release = (...a: unknown[]) => {
-      c.query = own
-      c.release = release
-      return release.apply(c, a)
-    }
-    return c
-  })
+  patch(
+    client,
+    'connect',
+    (orig) =>
+      (async (...args: unknown[]) => {
+        // Pool.query checks a client out with a callback: its statement is already counted by query above.
+        if (typeof args.at(-1) === 'function') return (orig as (...a: unknown[]) => unknown)(...args)
+        const c = (await (orig as (...a: unknown[]) => Promise<unknown>)(...args)) as Record<string, unknown>
+        const own = c.query as Query
+        c.query = counted(own.bind(c))
+        const release = c.release as (...a: unknown[]) => unknown
+        c.release = (...a: unknown[]) => {
+          c.query = own
+          c.release = release
+          return release.apply(c, a)
+        }
+        return c
+      }) as Query,
+  )
   try {
     return { result: await fn(), statements }
   } finally {
