@@ -3,7 +3,7 @@ import { ProductParams } from '../../../../lib/catalog/schemas.js'
 import { methods } from '../../../../lib/http/methods.js'
 import { json, route } from '../../../../lib/http/route.js'
 
-// POST /api/v1/products/:product_id/optimize – content and SEO suggestions for a product, optionally applied
+// POST /api/v1/products/{product_id}/optimize – content and SEO suggestions for a product, optionally applied
 export const { GET, HEAD, OPTIONS, POST, PUT, PATCH, DELETE } = methods({
   POST: route(
     {
