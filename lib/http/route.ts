@@ -101,7 +101,8 @@ export function route<P extends AnySchema, Q extends AnySchema, B extends AnySch
     } catch (err) {
       response = errorToResponse(err, requestId)
       if (!(err instanceof ProblemError)) {
-        log.error('unhandled error', { request_id: requestId, route: spec.path, err: safeError(err) })
+        const msg = response.status === 503 ? 'database unavailable' : 'unhandled error'
+        log.error(msg, { request_id: requestId, route: spec.path, err: safeError(err) })
       }
     }
     response = finish(response, requestId, request)
