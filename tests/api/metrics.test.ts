@@ -16,7 +16,7 @@ import { kv, resetKv } from '../../lib/platform/redis.js'
 import { makeUser } from '../support/factories.js'
 import { call } from '../support/http.js'
 
-// SPEC section 2: /metrics (Prometheus text, aggregated across instances, METRICS_TOKEN) and
+// docs/monitoring.md: /metrics (Prometheus text, aggregated across instances, METRICS_TOKEN) and
 // /metrics/business (staff KPIs from the database).
 
 const savedEnv = new Map<string, string | undefined>()
