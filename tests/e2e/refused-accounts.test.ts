@@ -41,8 +41,9 @@ function runScript(script: string, args: string[], env: Record<string, string>, 
     child.stderr.on('data', (d) => {
       stderr += d
     })
-    // A server that started after all would never exit on its own.
-    const timer = setTimeout(() => child.kill('SIGKILL'), 60_000)
+    // A server that started after all would never exit on its own. Generous: on a busy machine starting
+    // tsx and migrating an embedded database alone can take a minute.
+    const timer = setTimeout(() => child.kill('SIGKILL'), 150_000)
     child.on('error', reject)
     child.on('exit', (code) => {
       clearTimeout(timer)
@@ -69,7 +70,7 @@ describe('npm run dev with a refused ADMIN_EMAIL or ADMIN_PASSWORD', () => {
     })
     expectOneLineRefusal(run, 'ADMIN_PASSWORD: must not contain the email address or its name part')
     expect(run.stdout).not.toContain('Commerce API on')
-  }, 90_000)
+  }, 180_000)
 
   it('names ADMIN_EMAIL when it is not an email address', async () => {
     const run = await runScript('scripts/dev.ts', [], {
@@ -79,7 +80,7 @@ describe('npm run dev with a refused ADMIN_EMAIL or ADMIN_PASSWORD', () => {
     })
     expectOneLineRefusal(run, 'ADMIN_EMAIL: not a valid email address')
     expect(run.stdout).not.toContain('Commerce API on')
-  }, 90_000)
+  }, 180_000)
 })
 
 describe('npm run user:create with a refused password', () => {
@@ -95,7 +96,7 @@ describe('npm run user:create with a refused password', () => {
       'password: must not contain the email address or its name part (account not created)',
     )
     expect(run.stdout).not.toContain('created admin')
-  }, 90_000)
+  }, 180_000)
 
   it('still creates the account when the password keeps the rules', async () => {
     const run = await runScript(
@@ -106,5 +107,5 @@ describe('npm run user:create with a refused password', () => {
     )
     expect(run.code).toBe(0)
     expect(run.stdout).toMatch(/^created admin admin@shop\.test \([0-9a-f-]{36}\)$/m)
-  }, 90_000)
+  }, 180_000)
 })
