@@ -10,8 +10,8 @@ import type { Db } from '../platform/db.js'
 // the next run continues.
 
 /**
- * Ended sessions are kept this long: a refresh token of a revoked family presented again is still
- * recognised as reuse (and logged as a security event), and staff can see recent sign-outs.
+ * Ended sessions are kept this long: their device, address and end reason help to look into a security
+ * event (and appear in the owner's personal-data export) for a while; past that they are dead weight.
  */
 export const SESSION_RETENTION_DAYS = 30
 
@@ -68,7 +68,13 @@ async function purge(
 ): Promise<{ deleted: number; more: boolean }> {
   let deleted = 0
   for (let batch = 0; batch < maxBatches; batch++) {
-    const pick = db.select({ id }).from(table).where(where).limit(batchSize)
+    // SKIP LOCKED: overlapping runs take different rows instead of queueing (or deadlocking) on the same.
+    const pick = db
+      .select({ id })
+      .from(table)
+      .where(where)
+      .limit(batchSize)
+      .for('update', { skipLocked: true })
     const rows = await db.delete(table).where(inArray(id, pick)).returning({ id })
     deleted += rows.length
     if (rows.length < batchSize) return { deleted, more: false }

@@ -16,6 +16,9 @@ import type { Db } from '../platform/db.js'
 // or at any moment since the alert (the inventory ledger records every level), so a restock that sold
 // down again between two runs still counts as a new crossing.
 
+/** Advisory lock key of the job (any constant unique among the app's advisory locks). */
+const LOCK_KEY = 7_402_001
+
 /** Lines listed in the email; the rest are counted ("...and 12 more"). */
 const LINES_PER_EMAIL = 50
 
@@ -33,10 +36,13 @@ interface AlertedRow extends Record<string, unknown> {
   threshold: number
 }
 
-/** Clear what was restocked, open alerts for new crossings, email staff: one transaction, 3 statements. */
+/** Clear what was restocked, open alerts for new crossings, email staff: one transaction of 4 statements. */
 export async function runLowStockAlerts(db: Db): Promise<LowStockReport> {
   const t = sql`${now().toISOString()}::timestamptz`
   const { report, emailIds } = await db.transaction(async (tx) => {
+    // Runs that overlap (a slow one and the next hour's) take turns: the later one sees the alerts
+    // the earlier one opened, and the two never deadlock over the same alert rows.
+    await tx.execute(sql`select pg_advisory_xact_lock(${LOCK_KEY})`)
     const cleared = (await tx.execute(sql`
       update stock_alerts a set cleared_at = ${t}, updated_at = ${t}
       from products p
