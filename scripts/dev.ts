@@ -8,9 +8,11 @@ import { closeDatabase, getDb, migrateNeon } from '../lib/platform/db.js'
 import { env, isDeployed } from '../lib/platform/env.js'
 import { log } from '../lib/platform/logger.js'
 import { ensureAdmin, seedDemoCatalog } from '../lib/seed/demo.js'
+import { AccountError } from '../lib/users/accounts.js'
 
 const root = fileURLToPath(new URL('..', import.meta.url))
 const port = Number(process.env.PORT ?? 3000)
+const ADMIN_VARIABLE = { email: 'ADMIN_EMAIL', password: 'ADMIN_PASSWORD' } as const
 
 const routes = await loadRoutes(root)
 const router = createRouter(routes)
@@ -25,6 +27,12 @@ const db = await getDb()
   const admin = await ensureAdmin(db, {
     email: process.env.ADMIN_EMAIL ?? 'admin@example.com',
     password: process.env.ADMIN_PASSWORD ?? 'demo-shop-passphrase-change-me',
+  }).catch(async (err: unknown) => {
+    // A refused ADMIN_EMAIL / ADMIN_PASSWORD is a setting to fix, not a crash: one line, no stack.
+    if (!(err instanceof AccountError)) throw err
+    console.error(`${ADMIN_VARIABLE[err.field]}: ${err.message}`)
+    await closeDatabase()
+    process.exit(1)
   })
   if (seeded) log.info('seeded the demo catalog')
   console.log(

@@ -18,9 +18,10 @@ const { values } = parseArgs({
   },
 })
 
-function fail(message: string): never {
+// Exit 2: the command line is wrong; exit 1: the account was refused (one line naming the input and rule).
+function fail(message: string, code: 1 | 2 = 2): never {
   console.error(message)
-  process.exit(2)
+  process.exit(code)
 }
 
 if (values.password !== undefined) fail('Refusing --password: use the prompt or --password-stdin.')
@@ -66,6 +67,7 @@ try {
   await closeDatabase()
   process.exit(0)
 } catch (err) {
-  if (err instanceof AccountError) fail(`Not created: ${err.message}`)
-  throw err
+  if (!(err instanceof AccountError)) throw err
+  await closeDatabase()
+  fail(`${err.field === 'email' ? '--email' : 'password'}: ${err.message} (account not created)`, 1)
 }

@@ -146,7 +146,7 @@ export const products = pgTable(
     /**
      * generated, english config: name (A), brand + tags (B), short description + description (C).
      * Tags go through array_to_tsvector(...)::text so they are stemmed like the rest (array_to_string is
-     * not immutable). Query with `search_vector @@ websearch_to_tsquery('english', $q)`.
+     * not immutable). Queried with `to_tsquery('english', ...)` of sanitised prefix tokens (lib/catalog/list.ts).
      */
     searchVector: tsvector('search_vector').generatedAlwaysAs(
       (): SQL =>

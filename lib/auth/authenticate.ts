@@ -8,8 +8,9 @@ import { kv } from '../platform/redis.js'
 import { effectivePermissions, type Principal, type Role } from './permissions.js'
 import { type AccessClaims, bearerToken, InvalidToken, verifyToken } from './tokens.js'
 
-// Per-request authority from current state (DESIGN "Auth"): Postgres is the truth, Redis caches the
-// session's state for at most 60 s and is deleted on every change. A cache miss costs one query.
+// Per-request authority from current state (docs/auth.md, "Authority on every request"): Postgres is the
+// truth, Redis caches the session's state for at most 60 s and is deleted on every change. A cache miss
+// costs one query.
 
 export const SESSION_CACHE_TTL_SECONDS = 60
 const cacheKey = (sessionId: string) => `session:${sessionId}`

@@ -6,7 +6,7 @@ import { enforceLimit } from '../http/limits.js'
 import { now } from '../platform/clock.js'
 import type { Db } from '../platform/db.js'
 import { env } from '../platform/env.js'
-import { randomToken } from '../platform/ids.js'
+import { newId, randomToken } from '../platform/ids.js'
 import { normaliseEmail } from '../users/accounts.js'
 import { type RequestMeta, recordActivity } from './activity.js'
 import { count, failedLogins } from './metrics.js'
@@ -56,19 +56,9 @@ export async function login(
   const passwordOk = await verifyPassword(user?.passwordHash ?? (await dummy()), input.password)
 
   if (!user?.passwordHash || user.deletedAt) {
-    // Logged like any failed sign-in (no account to attach it to, so no email either): a security signal,
-    // and a database write like the wrong-password path, so both take about the same time.
-    await db.transaction(async (tx) => {
-      await recordActivity(tx, {
-        userId: null,
-        actorId: null,
-        action: 'auth.login_failed',
-        resource: 'session',
-        meta,
-        metadata: { reason: 'unknown_account' },
-      })
-    })
-    count(failedLogins, 'unknown_email')
+    // The same statements as a wrong password on a real account (see registerFailure), so response time
+    // does not tell which emails have one.
+    await registerFailure(db, null, meta)
     throw invalidCredentials()
   }
   if (user.lockedUntil && user.lockedUntil.getTime() > now().getTime()) {
@@ -122,10 +112,15 @@ export async function login(
   })
 }
 
-/** One atomic increment; the request that reaches the threshold locks the account and sends the email. */
+/**
+ * One atomic increment; the request that reaches the threshold locks the account and sends the email.
+ * Without a user (unknown or erased email) the same transaction runs with an UPDATE that matches no row
+ * and an activity entry without the email: the same statements and round trips as a wrong password
+ * (bench/login-timing.ts measures both).
+ */
 async function registerFailure(
   db: Db,
-  user: { id: string; email: string; firstName: string | null },
+  user: { id: string; email: string; firstName: string | null } | null,
   meta: RequestMeta,
 ): Promise<void> {
   const max = env().MAX_LOGIN_ATTEMPTS
@@ -142,8 +137,20 @@ async function registerFailure(
         lockedUntil: sql`case when ${next} >= ${max} then ${until}::timestamptz
           when ${users.lockedUntil} <= ${t} then null else ${users.lockedUntil} end`,
       })
-      .where(eq(users.id, user.id))
+      .where(eq(users.id, user?.id ?? newId()))
       .returning({ attempts: users.failedLoginAttempts })
+    if (!user) {
+      // No account to attach it to, so no email either: still a security signal.
+      await recordActivity(tx, {
+        userId: null,
+        actorId: null,
+        action: 'auth.login_failed',
+        resource: 'session',
+        meta,
+        metadata: { reason: 'unknown_account' },
+      })
+      return
+    }
     const attempts = row?.attempts ?? 0
     await recordActivity(tx, {
       userId: user.id,
@@ -161,8 +168,8 @@ async function registerFailure(
       emails.push(await sendUnlockEmail(tx, user))
     }
   })
-  count(failedLogins, emails.length ? 'locked_now' : 'wrong_password')
+  count(failedLogins, !user ? 'unknown_email' : emails.length ? 'locked_now' : 'wrong_password')
   // A locked account's sessions stop working too (authority is "active and not locked").
-  if (emails.length) await forgetUserSessions(db, user.id)
+  if (user && emails.length) await forgetUserSessions(db, user.id)
   deliverAfterResponse(emails)
 }

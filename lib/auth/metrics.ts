@@ -1,7 +1,8 @@
 import { afterResponse } from '../platform/background.js'
 import { counterIncrement, defineCounter, record } from '../platform/metrics.js'
 
-// Auth metrics from SPEC section 1 (requests and durations by route/status come from route() itself).
+// Auth metrics listed in docs/monitoring.md (requests and durations by route and status come from
+// route() itself).
 export const failedLogins = defineCounter('auth_failed_logins_total', 'Failed sign-ins by reason', ['reason'])
 export const authEvents = defineCounter(
   'auth_events_total',

@@ -13,17 +13,19 @@ import { env } from '../platform/env.js'
 import { sha256 } from '../platform/ids.js'
 import { type RequestMeta, recordActivity } from './activity.js'
 import { authEvents, count, mfaEvents } from './metrics.js'
+import { openSecret, sealLegacySecret, sealSecret, storedColumns } from './mfa-secrets.js'
 import { issueOneTimeToken, TOKEN_TTL_SECONDS } from './one-time-tokens.js'
 import { verifyPassword } from './password.js'
 import { type IssuedTokens, startSession } from './sessions.js'
 import { InvalidToken, signToken, verifyToken } from './tokens.js'
 
-// TOTP multi-factor authentication (DESIGN "Auth"): RFC 6238 codes of 6 digits, 30 s steps, one step of
+// TOTP multi-factor authentication (docs/auth.md): RFC 6238 codes of 6 digits, 30 s steps, one step of
 // drift either way, each step accepted once per user (mfa_devices.last_used_step, advanced by one
 // conditional UPDATE so two concurrent uses of one code cannot both pass). Ten single-use backup codes,
 // shown once and stored as SHA-256 (50 random bits each, salted with the user id). A login of an MFA user
 // ends in a short-lived `mfa_token` (a JWT of type `mfa` naming a single-use `mfa_login` user_tokens row)
 // that /auth/mfa/verify exchanges, with a code, for a session.
+// Secrets are stored sealed with AES-256-GCM (lib/auth/mfa-secrets.ts, ADR 007).
 // Time comes from lib/platform/clock (passed to otplib as `epoch`), so tests control it.
 
 export const MFA_TOKEN_TTL_SECONDS = TOKEN_TTL_SECONDS.mfa_login
@@ -154,10 +156,14 @@ async function totpStep(secret: string, code: string, after: number | null): Pro
 
 async function confirmedDevice(db: Db, userId: string) {
   const [device] = await db
-    .select({ secret: mfaDevices.secret, lastUsedStep: mfaDevices.lastUsedStep })
+    .select({ ...storedColumns, lastUsedStep: mfaDevices.lastUsedStep })
     .from(mfaDevices)
     .where(and(eq(mfaDevices.userId, userId), isNotNull(mfaDevices.confirmedAt)))
-  return device ?? null
+  if (!device) return null
+  const secret = openSecret(userId, device)
+  // A row from before encryption at rest is sealed the first time it is used.
+  if (device.secret) await sealLegacySecret(db, userId, device.secret)
+  return secret ? { secret, lastUsedStep: device.lastUsedStep } : null
 }
 
 /** Check a code without spending it; spendCode() in the transaction makes it single use. */
@@ -169,7 +175,7 @@ async function checkCode(
 ): Promise<{ proof: Proof | null; method: Proof['method'] }> {
   if (totpShape(code) || !allowBackup) {
     const device = await confirmedDevice(db, userId)
-    const step = device?.secret ? await totpStep(device.secret, code, device.lastUsedStep) : null
+    const step = device ? await totpStep(device.secret, code, device.lastUsedStep) : null
     return { proof: step === null ? null : { method: 'totp', step }, method: 'totp' }
   }
   const normalized = backupShape(code)
@@ -395,6 +401,7 @@ export async function beginMfaSetup(
     throw invalidPassword()
   }
   const secret = generateSecret({ length: 20 })
+  const sealed = sealSecret(userId, secret)
   await db.transaction(async (tx) => {
     const [current] = await tx
       .select({ mfaEnabled: users.mfaEnabled })
@@ -404,10 +411,10 @@ export async function beginMfaSetup(
     // Only an unconfirmed device is ever replaced: a concurrent confirmation wins over a restart.
     const rows = await tx
       .insert(mfaDevices)
-      .values({ userId, secret })
+      .values({ userId, secret: null, ...sealed })
       .onConflictDoUpdate({
         target: mfaDevices.userId,
-        set: { secret, confirmedAt: null, lastUsedStep: null, updatedAt: now() },
+        set: { secret: null, ...sealed, confirmedAt: null, lastUsedStep: null, updatedAt: now() },
         setWhere: isNull(mfaDevices.confirmedAt),
       })
       .returning({ id: mfaDevices.id })
@@ -429,11 +436,11 @@ export async function confirmMfaSetup(
   const user = await loadUser(db, userId)
   if (user.mfaEnabled) throw alreadyEnabled()
   const [device] = await db
-    .select({ id: mfaDevices.id, secret: mfaDevices.secret })
+    .select({ id: mfaDevices.id, ...storedColumns })
     .from(mfaDevices)
     .where(and(eq(mfaDevices.userId, userId), isNull(mfaDevices.confirmedAt)))
-  if (!device?.secret) throw conflict('mfa_setup_not_started', 'Start with POST /api/v1/auth/mfa/enable.')
-  const secret = device.secret
+  const secret = device ? openSecret(userId, device) : null
+  if (!device || !secret) throw conflict('mfa_setup_not_started', 'Start with POST /api/v1/auth/mfa/enable.')
   await perUserLimit(userId)
   const step = await totpStep(secret, code, null)
   if (step === null) {
@@ -445,8 +452,21 @@ export async function confirmMfaSetup(
     // The very secret that was checked, still unconfirmed (a restarted setup in between loses).
     const confirmed = await tx
       .update(mfaDevices)
-      .set({ confirmedAt: now(), lastUsedStep: step })
-      .where(and(eq(mfaDevices.id, device.id), eq(mfaDevices.secret, secret), isNull(mfaDevices.confirmedAt)))
+      .set({
+        confirmedAt: now(),
+        lastUsedStep: step,
+        // a setup begun before encryption at rest is sealed as it is confirmed
+        ...(device.secret ? { secret: null, ...sealSecret(userId, secret) } : {}),
+      })
+      .where(
+        and(
+          eq(mfaDevices.id, device.id),
+          device.secretCiphertext
+            ? eq(mfaDevices.secretCiphertext, device.secretCiphertext)
+            : eq(mfaDevices.secret, secret),
+          isNull(mfaDevices.confirmedAt),
+        ),
+      )
       .returning({ id: mfaDevices.id })
     if (!confirmed.length) throw conflict('mfa_setup_changed', 'The setup changed meanwhile; start again.')
     const enabled = await tx

@@ -17,6 +17,6 @@ export function passwordProblem(password: string, context: { email?: string } = 
   }
   const local = context.email?.split('@')[0]?.toLowerCase()
   if (local && local.length >= 4 && password.toLowerCase().includes(local))
-    return 'must not contain your email address'
+    return 'must not contain the email address or its name part'
   return null
 }

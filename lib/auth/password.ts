@@ -1,6 +1,6 @@
 import { hash, verify } from '@node-rs/argon2'
 
-// argon2id at the design's parameters (m=19456 KiB, t=2, p=1).
+// argon2id with m=19456 KiB, t=2, p=1 (docs/auth.md, "Passwords").
 // Algorithm.Argon2id is an ambient const enum (value 2), unusable under verbatimModuleSyntax.
 const ARGON2ID = 2
 const OPTIONS = { algorithm: ARGON2ID, memoryCost: 19456, timeCost: 2, parallelism: 1 } as const

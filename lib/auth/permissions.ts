@@ -1,5 +1,5 @@
-// Roles and permissions (DESIGN "Auth"). Authority is computed from the current database state on every
-// request; a token only says who and which session.
+// Roles and permissions (docs/auth.md, "Roles and permissions"). Authority is computed from the current
+// database state on every request; a token only says who and which session.
 
 export const ROLES = ['customer', 'staff', 'admin'] as const
 export type Role = (typeof ROLES)[number]

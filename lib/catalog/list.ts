@@ -206,58 +206,55 @@ export async function productPage(
   req: PageRequest,
 ): Promise<{ rows: ProductRow[]; pagination: CatalogPagination }> {
   const where = allConditions(parts)
-  if (req.sort === 'relevance') {
-    if (req.cursor)
-      throw fieldError('cursor', 'Relevance order pages by `page`; a cursor needs another sort.')
-    const rank = parts.rank ?? sql`0`
-    const rows = await db
-      .select({ ...productSelection(viewer.staff), total: sql<number>`(count(*) over ())::int` })
-      .from(products)
-      .where(where)
-      .orderBy(sql`${rank} desc`, sql`${P.id}`)
-      .limit(req.limit)
-      .offset(offsetOf(req.page, req.limit))
-    return finishPage(db, where, rows as unknown as Array<ProductRow & { total: number }>, req, () => null)
+  if (req.sort === 'relevance' && req.cursor) {
+    throw fieldError('cursor', 'Relevance order pages by `page`; a cursor needs another sort.')
   }
+  const keyset = req.sort === 'relevance' ? undefined : SORT_SPEC[req.sort]
+  const dir = keyset?.desc ? sql`desc` : sql`asc`
+  const orderKey = keyset ? keyset.column : sql`(${parts.rank ?? sql`0`})`
+  const cursor = req.cursor && keyset ? decodeCursor(req.cursor, req.sort) : undefined
+  const after =
+    cursor && keyset
+      ? sql`(${keyset.column}, ${P.id}) ${keyset.desc ? sql`<` : sql`>`} (${cursor.v}::${sql.raw(keyset.cast)}, ${cursor.id}::uuid)`
+      : undefined
 
-  const spec = SORT_SPEC[req.sort]
-  const dir = spec.desc ? sql`desc` : sql`asc`
-  const order = [sql`${spec.column} ${dir}`, sql`${P.id} ${dir}`]
-  const key = sql<string>`${spec.column}::text`
+  // The page is chosen first (ids, sort key, total) and only its rows get their variants and category:
+  // select-list subqueries beside a window function would otherwise run for every matching product.
+  const page = db
+    .select({
+      id: products.id,
+      sortKey: sql<string>`${orderKey}::text`.as('sort_key'),
+      total: (cursor ? sql<number>`0` : sql<number>`(count(*) over ())::int`).as('total'),
+    })
+    .from(products)
+    .where(and(where, after))
+    .orderBy(
+      keyset ? sql`${orderKey} ${dir}` : sql`${orderKey} desc`,
+      keyset ? sql`${P.id} ${dir}` : sql`${P.id}`,
+    )
+    .limit(cursor ? req.limit + 1 : req.limit)
+    .offset(cursor ? 0 : offsetOf(req.page, req.limit))
+    .as('page')
+  const rows = (await db
+    .select({ ...productSelection(viewer.staff), sortKey: page.sortKey, total: page.total })
+    .from(products)
+    .innerJoin(page, eq(products.id, page.id))
+    .orderBy(
+      keyset ? sql`${keyset.column} ${dir}` : sql`${page.sortKey}::float8 desc`,
+      keyset ? sql`${P.id} ${dir}` : sql`${P.id}`,
+    )) as unknown as Array<ProductRow & { sortKey: string; total: number }>
+
   const cursorOf = (r: { sortKey: string; id: string }) =>
-    encodeCursor({ s: req.sort as KeysetSort, v: r.sortKey, id: r.id })
-
-  if (req.cursor) {
-    const c = decodeCursor(req.cursor, req.sort)
-    const after = sql`(${spec.column}, ${P.id}) ${spec.desc ? sql`<` : sql`>`} (${c.v}::${sql.raw(spec.cast)}, ${c.id}::uuid)`
-    const rows = (await db
-      .select({ ...productSelection(viewer.staff), sortKey: key })
-      .from(products)
-      .where(and(where, after))
-      .orderBy(...order)
-      .limit(req.limit + 1)) as unknown as Array<ProductRow & { sortKey: string }>
+    keyset ? encodeCursor({ s: req.sort as KeysetSort, v: r.sortKey, id: r.id }) : null
+  if (cursor) {
     const more = rows.length > req.limit
-    const page = rows.slice(0, req.limit)
+    const shown = rows.slice(0, req.limit)
     return {
-      rows: page,
-      pagination: { limit: req.limit, next_cursor: more ? cursorOf(page.at(-1)!) : null },
+      rows: shown,
+      pagination: { limit: req.limit, next_cursor: more ? cursorOf(shown.at(-1)!) : null },
     }
   }
-
-  const rows = await db
-    .select({ ...productSelection(viewer.staff), sortKey: key, total: sql<number>`(count(*) over ())::int` })
-    .from(products)
-    .where(where)
-    .orderBy(...order)
-    .limit(req.limit)
-    .offset(offsetOf(req.page, req.limit))
-  return finishPage(
-    db,
-    where,
-    rows as unknown as Array<ProductRow & { total: number; sortKey: string }>,
-    req,
-    cursorOf,
-  )
+  return finishPage(db, where, rows, req, cursorOf)
 }
 
 async function finishPage<R extends ProductRow & { total: number }>(

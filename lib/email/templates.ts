@@ -12,6 +12,16 @@ export type EmailTemplate =
   | 'mfa_disabled'
   | 'mfa_reset'
   | 'invite'
+  | 'low_stock'
+
+/** One line of a low-stock email (a product without variants, or one variant). */
+export interface LowStockLine {
+  sku: string
+  /** Product name, with the variant's title for a variant. */
+  name: string
+  quantity: number
+  threshold: number
+}
 
 export interface RenderedEmail {
   subject: string
@@ -84,6 +94,18 @@ export function renderEmail(template: EmailTemplate, data: Record<string, unknow
         `Hi ${name},`,
         'Two-step verification was turned off for your account.',
       ])
+    case 'low_stock': {
+      const items = Array.isArray(data.items) ? (data.items as LowStockLine[]) : []
+      const more = Number(data.more ?? 0)
+      const count = items.length + more
+      return make(count === 1 ? '1 item is low on stock' : `${count} items are low on stock`, [
+        `Hi ${name},`,
+        'These items are at or below their low-stock threshold:',
+        ...items.map((i) => `${i.sku} – ${i.name}: ${i.quantity} left (threshold ${i.threshold})`),
+        ...(more > 0 ? [`…and ${more} more.`] : []),
+        'You will hear about an item again only after it has been restocked above its threshold.',
+      ])
+    }
     case 'mfa_reset':
       return make('Two-step verification was reset', [
         `Hi ${name},`,

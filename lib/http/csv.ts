@@ -1,7 +1,7 @@
 // A small CSV writer: RFC 4180 (comma separated, CRLF line ends, a field holding a comma, quote, CR or LF
-// is quoted and its quotes doubled) plus formula-injection escaping (DESIGN "HTTP conventions"): a text
-// cell starting with = + - @ tab or CR gets a leading single quote, so a spreadsheet shows it as text
-// instead of evaluating it (OWASP "CSV Injection").
+// is quoted and its quotes doubled) plus formula-injection escaping (docs/architecture.md, "HTTP
+// conventions"): a text cell starting with = + - @ tab or CR gets a leading single quote, so a spreadsheet
+// shows it as text instead of evaluating it (OWASP "CSV Injection").
 
 export type CsvValue = string | number | boolean | Date | null | undefined
 

@@ -1,4 +1,9 @@
+import { isDatabaseUnavailable } from '../platform/db-errors.js'
+
 // One error type with a code; one place that turns errors into RFC 9457 problem+json.
+
+/** Seconds a client is asked to wait when the database cannot be reached. */
+export const DATABASE_RETRY_AFTER_SECONDS = 5
 
 export interface FieldError {
   path: string
@@ -82,6 +87,17 @@ export function problemResponse(
 export function errorToResponse(err: unknown, requestId: string): Response {
   if (err instanceof ProblemError) {
     return problemResponse(err.status, err.code, err.detail, requestId, err.extra)
+  }
+  // The database is unreachable (refused, terminated, timed out): the client's request may well be fine
+  // and worth retrying, so it is a 503 with Retry-After, never a 500.
+  if (isDatabaseUnavailable(err)) {
+    return problemResponse(
+      503,
+      'database_unavailable',
+      'The database cannot be reached right now; try again shortly.',
+      requestId,
+      { headers: { 'retry-after': String(DATABASE_RETRY_AFTER_SECONDS) } },
+    )
   }
   // PostgreSQL data exceptions (class 22: NUL bytes, unparseable dates, out-of-range values) come from
   // values a client sent; they are that client's 422, never a 500.

@@ -2,6 +2,7 @@ import type { z } from 'zod'
 import { principalFor, readAccessToken } from '../auth/authenticate.js'
 import type { Permission, Principal, Role } from '../auth/permissions.js'
 import type { AccessClaims } from '../auth/tokens.js'
+import { assertCronCaller } from '../cron/guard.js'
 import { afterResponse } from '../platform/background.js'
 import { nowMs } from '../platform/clock.js'
 import { type Db, getDb } from '../platform/db.js'
@@ -25,6 +26,8 @@ export type AuthRequirement =
   /** Public, but a valid token is looked at (e.g. staff see error details); a bad one is ignored. */
   | 'optional'
   | 'authenticated'
+  /** Vercel cron targets: `Authorization: Bearer $CRON_SECRET` (lib/cron/guard.ts), no user token. */
+  | 'cron'
   | { role: Role | readonly Role[] }
   | { permission: Permission }
 
@@ -123,7 +126,8 @@ export function route<P extends AnySchema, Q extends AnySchema, B extends AnySch
     } catch (err) {
       response = errorToResponse(err, requestId)
       if (!(err instanceof ProblemError)) {
-        log.error('unhandled error', { request_id: requestId, route: spec.path, err: safeError(err) })
+        const msg = response.status === 503 ? 'database unavailable' : 'unhandled error'
+        log.error(msg, { request_id: requestId, route: spec.path, err: safeError(err) })
       }
     }
     response = finish(response, requestId, request)
@@ -177,7 +181,9 @@ async function run<P extends AnySchema, Q extends AnySchema, B extends AnySchema
   const open = spec.auth === 'public' || spec.auth === 'optional'
   const db = spec.db !== false || !open ? await getDb() : (undefined as unknown as Db)
   const wantsToken =
-    spec.auth !== 'public' && (spec.auth !== 'optional' || request.headers.has('authorization'))
+    spec.auth !== 'public' &&
+    spec.auth !== 'cron' &&
+    (spec.auth !== 'optional' || request.headers.has('authorization'))
   let claims: AccessClaims | null = null
   let tokenError: unknown
   if (wantsToken) {
@@ -204,7 +210,9 @@ async function run<P extends AnySchema, Q extends AnySchema, B extends AnySchema
   }
 
   let principal: Principal | null = null
-  if (spec.auth === 'optional') {
+  if (spec.auth === 'cron') {
+    assertCronCaller(request, ip)
+  } else if (spec.auth === 'optional') {
     principal = tokenError ? null : await resolved.catch(() => null)
   } else if (spec.auth !== 'public') {
     if (tokenError) throw tokenError
@@ -262,7 +270,10 @@ function withHeaders(response: Response, headers: Record<string, string>): Respo
   }
 }
 
-function authorize(req: Exclude<AuthRequirement, 'public' | 'optional'>, principal: Principal | null): void {
+function authorize(
+  req: Exclude<AuthRequirement, 'public' | 'optional' | 'cron'>,
+  principal: Principal | null,
+): void {
   if (!principal) throw unauthorized()
   if (typeof req === 'string') return
   if ('role' in req) {

@@ -79,7 +79,9 @@ function operation(method: string, spec: RouteSpec): Record<string, unknown> {
     if (spec.csvBody) responses['415'] = problemRef('Neither JSON nor CSV')
   }
   if (spec.body || spec.query || spec.params) responses['422'] = problemRef('Validation failed')
-  if (spec.auth !== 'public' && spec.auth !== 'optional') {
+  if (spec.auth === 'cron') {
+    responses['401'] = problemRef('Missing or wrong cron secret')
+  } else if (spec.auth !== 'public' && spec.auth !== 'optional') {
     responses['401'] = problemRef('Missing or invalid token')
     if (spec.auth !== 'authenticated') responses['403'] = problemRef('Not allowed')
   }
@@ -96,6 +98,7 @@ function operation(method: string, spec: RouteSpec): Record<string, unknown> {
   }
   if (spec.description) op.description = spec.description
   if (spec.auth === 'optional') op.security = [{}, { bearerAuth: [] }]
+  else if (spec.auth === 'cron') op.security = [{ cronSecret: [] }]
   else if (spec.auth !== 'public') op.security = [{ bearerAuth: [] }]
   if (typeof spec.auth === 'object') {
     op['x-required'] = 'role' in spec.auth ? { role: spec.auth.role } : { permission: spec.auth.permission }
@@ -131,7 +134,14 @@ export function buildOpenApi(routes: RouteFile[], version: string): Record<strin
     paths,
     components: {
       schemas: { Problem: PROBLEM },
-      securitySchemes: { bearerAuth: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' } },
+      securitySchemes: {
+        bearerAuth: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' },
+        cronSecret: {
+          type: 'http',
+          scheme: 'bearer',
+          description: 'The CRON_SECRET setting; Vercel sends it to scheduled jobs.',
+        },
+      },
     },
   }
 }

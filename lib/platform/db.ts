@@ -69,7 +69,14 @@ async function connectNeon(url: string): Promise<Connection> {
     import('@vercel/functions'),
   ])
   await configureNeonDriver(env().NEON_WS_PROXY)
-  const pool = new Pool({ connectionString: url, max: 10, idleTimeoutMillis: 10_000 })
+  // A bounded connect: an unreachable database answers 503 database_unavailable within seconds instead
+  // of holding the function until the platform's timeout.
+  const pool = new Pool({
+    connectionString: url,
+    max: 10,
+    idleTimeoutMillis: 10_000,
+    connectionTimeoutMillis: 5_000,
+  })
   pool.on('error', (err: Error) => log.error('database pool error', { err }))
   // Fluid compute: release idle connections while the instance is suspended.
   attachDatabasePool(pool)

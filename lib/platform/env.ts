@@ -1,7 +1,7 @@
 import { z } from 'zod'
 
 // Every setting the product reads, validated once. Optional in development; a deployed environment
-// (VERCEL_ENV production/preview or NODE_ENV=production) requires the ones in REQUIRED_WHEN_DEPLOYED.
+// (VERCEL_ENV production/preview or NODE_ENV=production) requires the ones missingRequiredSettings names.
 
 const bool = (fallback: boolean) =>
   z
@@ -38,6 +38,9 @@ const EnvSchema = z.object({
   ACCESS_TOKEN_EXPIRE_MINUTES: int(15, 1),
   REFRESH_TOKEN_EXPIRE_DAYS: int(30, 1),
   MFA_ISSUER_NAME: z.string().optional().default('Commerce API'),
+  MFA_ENCRYPTION_KEY: optionalString,
+  MFA_ENCRYPTION_KEY_PREVIOUS: optionalString,
+  ORDER_TOKEN_SECRET: optionalString,
   PASSWORD_MIN_LENGTH: int(8, 8),
   MAX_LOGIN_ATTEMPTS: int(5, 1),
   ACCOUNT_LOCKOUT_DURATION: int(1800, 1),
@@ -119,7 +122,24 @@ export function missingRequiredSettings(e: Env = env()): string[] {
   if (!e.UPSTASH_REDIS_REST_URL) missing.push('UPSTASH_REDIS_REST_URL')
   if (!e.UPSTASH_REDIS_REST_TOKEN) missing.push('UPSTASH_REDIS_REST_TOKEN')
   if (!e.CRON_SECRET) missing.push('CRON_SECRET')
+  if (!e.MFA_ENCRYPTION_KEY || !decodeKey32(e.MFA_ENCRYPTION_KEY)) missing.push('MFA_ENCRYPTION_KEY')
+  if (e.MFA_ENCRYPTION_KEY_PREVIOUS && !decodeKey32(e.MFA_ENCRYPTION_KEY_PREVIOUS)) {
+    missing.push('MFA_ENCRYPTION_KEY_PREVIOUS')
+  }
+  if (!e.ORDER_TOKEN_SECRET || Buffer.byteLength(e.ORDER_TOKEN_SECRET) < 32)
+    missing.push('ORDER_TOKEN_SECRET')
+  // Email links point at APP_URL: a reset link to localhost is a broken email.
+  if (e.RESEND_API_KEY && !process.env.APP_URL?.trim()) missing.push('APP_URL')
+  // Without the webhook secret, Stripe's payment events could not be verified.
+  if (e.STRIPE_SECRET_KEY && !e.STRIPE_WEBHOOK_SECRET) missing.push('STRIPE_WEBHOOK_SECRET')
   return missing
+}
+
+/** A 32-byte key from base64 (standard or url-safe alphabet); null when it is anything else. */
+export function decodeKey32(value: string): Buffer | null {
+  if (!/^[A-Za-z0-9+/_-]+={0,2}$/.test(value)) return null
+  const bytes = Buffer.from(value, 'base64')
+  return bytes.length === 32 ? bytes : null
 }
 
 /** Optional services a deployed environment runs without, each with what it falls back to. */
@@ -131,7 +151,9 @@ export function deployedWarnings(e: Env = env()): string[] {
   if (!e.SHIPPO_API_KEY)
     w.push('SHIPPO_API_KEY is not set: staff enter carriers and tracking numbers by hand')
   if (!e.RESEND_API_KEY) w.push('RESEND_API_KEY is not set: emails stay in the outbox and are not delivered')
-  if (!process.env.APP_URL) w.push('APP_URL is not set: links in emails point to http://localhost:3000')
+  if (!process.env.APP_URL?.trim() && !e.RESEND_API_KEY) {
+    w.push('APP_URL is not set: links in emails point to http://localhost:3000')
+  }
   return w
 }
 

@@ -8,9 +8,14 @@ import type { Db } from '../platform/db.js'
 
 export const normaliseEmail = (email: string): string => email.trim().toLowerCase()
 
+/**
+ * Refused account input. `field` names the input at fault and `message` is the rule it breaks, so each
+ * tool can say it in its own terms (the dev server names ADMIN_PASSWORD, user:create the prompt).
+ */
 export class AccountError extends Error {
   constructor(
     readonly code: 'email_taken' | 'weak_password' | 'invalid_email',
+    readonly field: 'email' | 'password',
     message: string,
   ) {
     super(message)
@@ -43,11 +48,11 @@ export async function createAccount(
 ): Promise<{ id: string; email: string }> {
   const email = normaliseEmail(input.email)
   if (!/^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(email))
-    throw new AccountError('invalid_email', 'not a valid email address')
+    throw new AccountError('invalid_email', 'email', 'not a valid email address')
   const weak = passwordProblem(input.password, { email })
-  if (weak) throw new AccountError('weak_password', `password ${weak}`)
+  if (weak) throw new AccountError('weak_password', 'password', weak)
   if (await findUserIdByEmail(db, email))
-    throw new AccountError('email_taken', `${email} already has an account`)
+    throw new AccountError('email_taken', 'email', `${email} already has an account`)
   const passwordHash = await hashPassword(input.password)
   return db.transaction(async (tx) => {
     const [user] = await tx

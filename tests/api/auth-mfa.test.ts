@@ -11,6 +11,7 @@ import {
   userTokens,
 } from '../../db/schema/index.js'
 import { startMfaChallenge } from '../../lib/auth/mfa.js'
+import { openSecret } from '../../lib/auth/mfa-secrets.js'
 import { signToken } from '../../lib/auth/tokens.js'
 import { nowMs, setClock } from '../../lib/platform/clock.js'
 import { getDb } from '../../lib/platform/db.js'
@@ -146,7 +147,10 @@ describe('POST /api/v1/auth/mfa/enable', () => {
 
     const devices = await (await db()).select().from(mfaDevices).where(eq(mfaDevices.userId, u.user.id))
     expect(devices).toHaveLength(1)
-    expect(devices[0]!.secret).toBe(secret)
+    // Stored sealed (tests/api/auth-mfa-secrets.test.ts): no plaintext column, no secret in the row.
+    expect(devices[0]!.secret).toBeNull()
+    expect(JSON.stringify(devices[0])).not.toContain(secret)
+    expect(openSecret(u.user.id, devices[0]!)).toBe(secret)
     expect(devices[0]!.confirmedAt).toBeNull()
     expect((await userRow(u.user.id)).mfaEnabled).toBe(false)
   })
@@ -158,7 +162,7 @@ describe('POST /api/v1/auth/mfa/enable', () => {
     expect(second.status).toBe(200)
     expect(second.body.secret).not.toBe(first.body.secret)
     const devices = await (await db()).select().from(mfaDevices).where(eq(mfaDevices.userId, u.user.id))
-    expect(devices.map((d) => d.secret)).toEqual([second.body.secret])
+    expect(devices.map((d) => openSecret(u.user.id, d))).toEqual([second.body.secret])
     const stale = await api('POST', VERIFY, { token: u.token, body: { code: await totp(first.body.secret) } })
     await expectProblem(stale, 422, 'invalid_code')
   })
@@ -180,7 +184,7 @@ describe('POST /api/v1/auth/mfa/enable', () => {
     await expectProblem(res, 409, 'mfa_already_enabled')
     // The confirmed secret is untouched.
     const [device] = await (await db()).select().from(mfaDevices).where(eq(mfaDevices.userId, u.user.id))
-    expect(device!.secret).toBe(u.secret)
+    expect(openSecret(u.user.id, device!)).toBe(u.secret)
   })
 
   it('needs a token', async () => {

@@ -13,7 +13,7 @@ import { resetKv } from '../../lib/platform/redis.js'
 import { DEFAULT_PASSWORD, makeUser } from '../support/factories.js'
 import { allRoutes, type CallOptions, type CallResult } from '../support/http.js'
 
-// Issue 3, SPEC section 1: register, login (lockout, MFA hand-off, limits), refresh rotation and reuse,
+// Issue 3 (docs/auth.md): register, login (lockout, MFA hand-off, limits), refresh rotation and reuse,
 // logout, /auth/me and change-password — through the real router, database and Redis/in-process store.
 
 const STRONG = 'Sturdy-Lantern-Orbit-42'

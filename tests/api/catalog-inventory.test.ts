@@ -256,7 +256,7 @@ describe('PUT /products/{product_id}/inventory', () => {
 describe('POST /products/{product_id}/inventory/adjust', () => {
   it('applies a relative change in one statement, with an `adjustment` ledger row carrying the actor and the reason', async () => {
     const p = await makeProduct({ inventory_quantity: 5 })
-    const { result, statements } = await countStatements(() =>
+    const { result, texts } = await countStatements(await getDb(), () =>
       as(who.staff.token).post(`/api/v1/products/${p.id}/inventory/adjust`, {
         delta: -2,
         reason: 'damaged in transit',
@@ -271,8 +271,8 @@ describe('POST /products/{product_id}/inventory/adjust', () => {
       note: 'damaged in transit',
     })
     // Session lookup (auth) may add reads; the adjustment itself is one UPDATE ... INSERT statement.
-    expect(statements.filter((s) => /inventory_ledger/.test(s))).toHaveLength(1)
-    expect(statements.filter((s) => /^\s*(update|insert|with)/i.test(s))).toHaveLength(1)
+    expect(texts.filter((s) => /inventory_ledger/.test(s))).toHaveLength(1)
+    expect(texts.filter((s) => /^\s*(update|insert|with)/i.test(s))).toHaveLength(1)
     const rows = (await ledgerOf(p.id)).filter((l) => l.reason === 'adjustment')
     expect(rows.map((l) => [l.delta, l.quantityAfter, l.actorId, l.note])).toEqual([
       [-2, 3, who.staff.user.id, 'damaged in transit'],

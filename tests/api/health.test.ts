@@ -11,7 +11,7 @@ import { makeUser } from '../support/factories.js'
 import { call } from '../support/http.js'
 import { hangs, KEYS, networkError, outbound, serverError, useMsw } from '../support/msw.js'
 
-// SPEC section 2 / issue 2 item 7: the health endpoints. Outside services are answered by MSW; our own
+// docs/monitoring.md / issue 2 item 7: the health endpoints. Outside services are answered by MSW; our own
 // database and Redis are real (PGlite / in-process store, or PostgreSQL / Redis under TEST_SERVICES=1).
 
 const server = useMsw()

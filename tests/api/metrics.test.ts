@@ -16,7 +16,7 @@ import { kv, resetKv } from '../../lib/platform/redis.js'
 import { makeUser } from '../support/factories.js'
 import { call } from '../support/http.js'
 
-// SPEC section 2: /metrics (Prometheus text, aggregated across instances, METRICS_TOKEN) and
+// docs/monitoring.md: /metrics (Prometheus text, aggregated across instances, METRICS_TOKEN) and
 // /metrics/business (staff KPIs from the database).
 
 const savedEnv = new Map<string, string | undefined>()
@@ -175,6 +175,35 @@ describe('GET /api/v1/metrics', () => {
     }
     await call('GET', '/api/v1/health')
     expect(value(await scrape(), 'http_requests_total', labels)).toBe(before + 41)
+  })
+
+  describe('in a deployed environment', () => {
+    // Every required setting present (local, never-contacted addresses where the test mode has none),
+    // so route() serves instead of answering 503 missing_configuration.
+    const deployed = () => ({
+      VERCEL_ENV: 'production',
+      DATABASE_URL: process.env.DATABASE_URL ?? 'postgres://user@127.0.0.1:9/shop',
+      JWT_SECRET: 's'.repeat(32),
+      UPSTASH_REDIS_REST_URL: process.env.UPSTASH_REDIS_REST_URL ?? 'http://127.0.0.1:9',
+      UPSTASH_REDIS_REST_TOKEN: process.env.UPSTASH_REDIS_REST_TOKEN ?? 'token',
+      CRON_SECRET: 'cron',
+      MFA_ENCRYPTION_KEY: Buffer.alloc(32, 5).toString('base64'),
+      ORDER_TOKEN_SECRET: 'o'.repeat(32),
+      RATE_LIMITS: 'on',
+    })
+
+    it('answers 404 problem+json without METRICS_TOKEN: metrics are never public there', async () => {
+      setEnv({ ...deployed(), METRICS_TOKEN: undefined })
+      const res = await call('GET', '/api/v1/metrics')
+      expect(res.status).toBe(404)
+      expect(res.headers.get('content-type')).toMatch(/^application\/problem\+json/)
+      expect(res.text).not.toContain('http_requests_total')
+    })
+
+    it('asks for the bearer token once METRICS_TOKEN is set', async () => {
+      setEnv({ ...deployed(), METRICS_TOKEN: 'deployed-metrics-token-0123456789' })
+      expect((await call('GET', '/api/v1/metrics')).status).toBe(401)
+    })
   })
 
   describe('with METRICS_TOKEN set', () => {

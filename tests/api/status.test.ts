@@ -12,7 +12,7 @@ import { kv, redisConfigured, resetKv } from '../../lib/platform/redis.js'
 import { allRoutes, call } from '../support/http.js'
 import { KEYS, networkError, outbound, useMsw } from '../support/msw.js'
 
-// SPEC section 2: /status (status-page data) and the OpenAPI document of every route.
+// docs/monitoring.md: /status (status-page data) and the OpenAPI document of every route.
 
 const server = useMsw()
 

@@ -1,6 +1,15 @@
 import { randomBytes } from 'node:crypto'
+import { eq } from 'drizzle-orm'
 import type { z } from 'zod'
-import { orderItems, orders, users } from '../../db/schema/index.js'
+import {
+  inventoryLedger,
+  orderItems,
+  orders,
+  products,
+  productVariants,
+  skus,
+  users,
+} from '../../db/schema/index.js'
 import type { Role } from '../../lib/auth/permissions.js'
 import { startSession } from '../../lib/auth/sessions.js'
 import { CategoryInput, ProductInput, VariantInput } from '../../lib/catalog/schemas.js'
@@ -140,4 +149,68 @@ export async function makeOrderWithItems(input: {
     )
     .returning()
   return { order: order!, items }
+}
+
+let skuCounter = 0
+const newSku = (prefix: string) => `${prefix}-${randomBytes(4).toString('hex')}-${++skuCounter}`
+
+/**
+ * A raw product row (its SKU registered first, as the schema requires); active and tracked unless
+ * overridden. It skips the catalog's rules on purpose (e.g. stock on a product with variants); use
+ * makeProduct for a product made the way the API makes one.
+ */
+export async function makeProductRow(
+  overrides: Partial<typeof products.$inferInsert> = {},
+): Promise<typeof products.$inferSelect> {
+  const db = await getDb()
+  const sku = overrides.sku ?? newSku('P')
+  await db.insert(skus).values({ sku, kind: 'product' })
+  const [product] = await db
+    .insert(products)
+    .values({
+      name: `Test product ${sku}`,
+      slug: sku.toLowerCase(),
+      priceCents: 2500,
+      status: 'active',
+      ...overrides,
+      sku,
+    })
+    .returning()
+  return product!
+}
+
+/** A raw variant row of `productId`; marks the product as one with variants. */
+export async function makeVariantRow(
+  productId: string,
+  overrides: Partial<typeof productVariants.$inferInsert> = {},
+): Promise<typeof productVariants.$inferSelect> {
+  const db = await getDb()
+  const sku = overrides.sku ?? newSku('V')
+  await db.insert(skus).values({ sku, kind: 'variant' })
+  const [variant] = await db
+    .insert(productVariants)
+    .values({ title: `Size ${sku}`, ...overrides, productId, sku })
+    .returning()
+  await db.update(products).set({ hasVariants: true, inventoryQuantity: 0 }).where(eq(products.id, productId))
+  return variant!
+}
+
+/** Set an item's stock as a stock write does: the row and its ledger entry. */
+export async function setStock(
+  item: { productId: string; variantId?: string | null },
+  quantity: number,
+): Promise<void> {
+  const db = await getDb()
+  const table = item.variantId ? productVariants : products
+  const id = item.variantId ?? item.productId
+  const [row] = await db.select({ q: table.inventoryQuantity }).from(table).where(eq(table.id, id))
+  if (!row) throw new Error('setStock: no such item')
+  await db.update(table).set({ inventoryQuantity: quantity }).where(eq(table.id, id))
+  await db.insert(inventoryLedger).values({
+    productId: item.productId,
+    variantId: item.variantId ?? null,
+    delta: quantity - row.q,
+    quantityAfter: quantity,
+    reason: 'set',
+  })
 }

@@ -92,6 +92,29 @@ export const resendMissingKey = {
   message: 'Missing API key in the authorization header.',
 }
 
+/** POST /emails accepted: Resend answers 200 with the new email's id. */
+export const resendEmailSent = (id: string) => ({ id })
+
+export const resendRateLimited = {
+  statusCode: 429,
+  name: 'rate_limit_exceeded',
+  message:
+    'Too many requests. You can only make 2 requests per second. See rate limit response headers for more information. Or contact support to increase rate limit.',
+}
+
+export const resendInvalidTo = {
+  statusCode: 422,
+  name: 'validation_error',
+  message:
+    'Invalid `to` field. The email address needs to follow the `email@example.com` or `Name <email@example.com>` format.',
+}
+
+export const resendServerError = {
+  statusCode: 500,
+  name: 'application_error',
+  message: 'An unexpected error occurred.',
+}
+
 // --- Handlers -----------------------------------------------------------------------------------------
 
 const stripeHandler = http.get(`${STRIPE_API}/v1/balance`, ({ request }) => {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import { csvCell, csvRow } from '../../lib/http/csv.js'
 
-// lib/http/csv: RFC 4180 quoting plus formula-injection escaping (DESIGN "HTTP conventions").
+// lib/http/csv: RFC 4180 quoting plus formula-injection escaping (docs/architecture.md, "HTTP conventions").
 
 describe('csvCell', () => {
   it('writes plain text as is', () => {

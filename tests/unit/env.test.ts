@@ -8,8 +8,11 @@ const REQUIRED = [
   'UPSTASH_REDIS_REST_URL',
   'UPSTASH_REDIS_REST_TOKEN',
   'CRON_SECRET',
+  'MFA_ENCRYPTION_KEY',
+  'ORDER_TOKEN_SECRET',
 ]
 const SECRET_32 = 'x'.repeat(32)
+const KEY_32 = Buffer.alloc(32, 7).toString('base64')
 
 let saved: Record<string, string | undefined>
 
@@ -24,7 +27,17 @@ function setEnv(vars: Record<string, string | undefined>): void {
 
 /** Nothing deployment-related configured, whatever the test mode put in the environment. */
 const bare = Object.fromEntries(
-  [...REQUIRED, 'VERCEL_ENV', 'RATE_LIMITS', 'JWT_SECRET_PREVIOUS'].map((k) => [k, undefined]),
+  [
+    ...REQUIRED,
+    'VERCEL_ENV',
+    'RATE_LIMITS',
+    'JWT_SECRET_PREVIOUS',
+    'MFA_ENCRYPTION_KEY_PREVIOUS',
+    'RESEND_API_KEY',
+    'APP_URL',
+    'STRIPE_SECRET_KEY',
+    'STRIPE_WEBHOOK_SECRET',
+  ].map((k) => [k, undefined]),
 )
 
 function configError(fn: () => unknown): ConfigError {
@@ -165,6 +178,8 @@ describe('missingRequiredSettings', () => {
     UPSTASH_REDIS_REST_URL: 'https://redis.example.test',
     UPSTASH_REDIS_REST_TOKEN: 'token',
     CRON_SECRET: 'cron',
+    MFA_ENCRYPTION_KEY: KEY_32,
+    ORDER_TOKEN_SECRET: SECRET_32,
   }
 
   it('asks for nothing in development', () => {
@@ -196,6 +211,34 @@ describe('missingRequiredSettings', () => {
     setEnv({ ...bare, NODE_ENV: 'production', ...complete, CRON_SECRET: '  ' })
     expect(missingRequiredSettings()).toEqual(['CRON_SECRET'])
   })
+
+  it('counts an MFA_ENCRYPTION_KEY that is not 32 base64 bytes as missing, and a malformed previous key', () => {
+    const short = Buffer.alloc(31, 1).toString('base64')
+    setEnv({ ...bare, VERCEL_ENV: 'production', ...complete, MFA_ENCRYPTION_KEY: short })
+    expect(missingRequiredSettings()).toEqual(['MFA_ENCRYPTION_KEY'])
+    setEnv({ MFA_ENCRYPTION_KEY: 'not base64 at all!' })
+    expect(missingRequiredSettings()).toEqual(['MFA_ENCRYPTION_KEY'])
+    setEnv({ MFA_ENCRYPTION_KEY: KEY_32, MFA_ENCRYPTION_KEY_PREVIOUS: short })
+    expect(missingRequiredSettings()).toEqual(['MFA_ENCRYPTION_KEY_PREVIOUS'])
+    setEnv({ MFA_ENCRYPTION_KEY_PREVIOUS: Buffer.alloc(32, 9).toString('base64url') })
+    expect(missingRequiredSettings()).toEqual([])
+  })
+
+  it('requires ORDER_TOKEN_SECRET of at least 32 bytes', () => {
+    setEnv({ ...bare, VERCEL_ENV: 'production', ...complete, ORDER_TOKEN_SECRET: 'short' })
+    expect(missingRequiredSettings()).toEqual(['ORDER_TOKEN_SECRET'])
+  })
+
+  it('requires APP_URL once Resend delivers emails, and the webhook secret once Stripe is on', () => {
+    setEnv({ ...bare, VERCEL_ENV: 'production', ...complete, RESEND_API_KEY: 're_live' })
+    expect(missingRequiredSettings()).toEqual(['APP_URL'])
+    setEnv({ APP_URL: 'https://shop.example.test' })
+    expect(missingRequiredSettings()).toEqual([])
+    setEnv({ STRIPE_SECRET_KEY: 'sk_live_x' })
+    expect(missingRequiredSettings()).toEqual(['STRIPE_WEBHOOK_SECRET'])
+    setEnv({ STRIPE_WEBHOOK_SECRET: 'whsec_x' })
+    expect(missingRequiredSettings()).toEqual([])
+  })
 })
 
 describe('deployedWarnings', () => {
@@ -208,13 +251,16 @@ describe('deployedWarnings', () => {
       reset()
       expect(deployedWarnings(readEnv())).toEqual([])
       process.env.VERCEL_ENV = 'production'
-      process.env.RESEND_API_KEY = 're_test'
       reset()
       const w = deployedWarnings(readEnv()).join('\n')
       expect(w).toContain('STRIPE_SECRET_KEY')
       expect(w).toContain('SHIPPO_API_KEY')
+      expect(w).toContain('RESEND_API_KEY')
       expect(w).toContain('APP_URL')
-      expect(w).not.toContain('RESEND_API_KEY')
+      process.env.RESEND_API_KEY = 're_test'
+      reset()
+      // With Resend on, a missing APP_URL is no longer a warning but a refusal (missingRequiredSettings).
+      expect(deployedWarnings(readEnv()).join('\n')).not.toMatch(/RESEND_API_KEY|APP_URL/)
     } finally {
       process.env = saved
       reset()

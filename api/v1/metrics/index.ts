@@ -10,13 +10,18 @@ export const { GET, HEAD, OPTIONS, POST, PUT, PATCH, DELETE } = methods({
     {
       path: '/api/v1/metrics',
       summary: 'Prometheus metrics',
-      description: 'Requires `Authorization: Bearer <METRICS_TOKEN>` when METRICS_TOKEN is set.',
+      description:
+        'Requires `Authorization: Bearer <METRICS_TOKEN>` when METRICS_TOKEN is set. A deployed ' +
+        'environment without METRICS_TOKEN answers 404: metrics are never public there.',
       tags: ['monitoring'],
       auth: 'public',
       rateLimit: 'metrics',
       db: false,
       responseContentType: 'text/plain; version=0.0.4',
-      responses: { 401: 'METRICS_TOKEN is set and the bearer token does not match' },
+      responses: {
+        401: 'METRICS_TOKEN is set and the bearer token does not match',
+        404: 'deployed without METRICS_TOKEN',
+      },
     },
     async ({ request }) => {
       assertMetricsAccess(request)
