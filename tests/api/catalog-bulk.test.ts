@@ -420,14 +420,14 @@ describe('bulk import round trips', () => {
     const counted = async (n: number) => {
       const t = tag()
       await importJson(s.token, [{ sku: `WARM-${t}`, name: 'warm', price: 1 }]) // warms the session cache
-      const first = await countStatements(() => importJson(s.token, rowsOf(n, t)))
+      const first = await countStatements(await db(), () => importJson(s.token, rowsOf(n, t)))
       expect(first.result.body.results.every((r: any) => r.status === 'created')).toBe(true)
       const changed = rowsOf(n, t).map((r: any) =>
         r.variants ? { ...r, price: 6 } : { ...r, inventory_quantity: 1000 },
       )
-      const again = await countStatements(() => importJson(s.token, changed))
+      const again = await countStatements(await db(), () => importJson(s.token, changed))
       expect(again.result.body.results.every((r: any) => r.status === 'updated')).toBe(true)
-      return [first.statements.length, again.statements.length]
+      return [first.statements, again.statements]
     }
     const few = await counted(1)
     const many = await counted(20)
@@ -495,14 +495,14 @@ describe('POST /products/bulk-update', () => {
     const counted = async (n: number) => {
       const made = await Promise.all(Array.from({ length: n }, () => makeProduct({ inventory_quantity: 1 })))
       await bulkUpdate(s.token, [{ id: made[0]!.id }])
-      const { result, statements } = await countStatements(() =>
+      const { result, statements } = await countStatements(await db(), () =>
         bulkUpdate(
           s.token,
           made.map((p) => ({ id: p.id, price: 3, inventory_quantity: 4 })),
         ),
       )
       expect(result.body.results.every((r: any) => r.status === 'updated')).toBe(true)
-      return statements.length
+      return statements
     }
     expect(await counted(2)).toBe(await counted(30))
   })
