@@ -333,6 +333,57 @@ describe('POST /api/v1/auth/mfa/verify (login completion)', () => {
     expect(failed.map((f) => f.metadata)).toEqual([{ context: 'login', method: 'totp' }])
   })
 
+  /** The first step of a real sign-in: the password, answered with an mfa_token. */
+  async function passwordStep(email: string): Promise<string> {
+    const res = await api('POST', '/api/v1/auth/login', { body: { email, password: DEFAULT_PASSWORD } })
+    expect(res.status).toBe(200)
+    expect(res.body.requires_mfa).toBe(true)
+    return res.body.mfa_token
+  }
+
+  it('refuses to finish a sign-in for an account suspended after the password step', async () => {
+    const u = await mfaUser()
+    const admin = await makeUser({ role: 'admin' })
+    const mfaToken = await passwordStep(u.user.email)
+    const suspended = await api('POST', `/api/v1/users/${u.user.id}/suspend`, {
+      token: admin.token,
+      body: { reason: 'Chargeback under review' },
+    })
+    expect(suspended.status).toBe(200)
+    const refused = await api('POST', VERIFY, { body: { mfa_token: mfaToken, code: await totp(u.secret) } })
+    await expectProblem(refused, 401, 'invalid_mfa_token')
+    expect(refused.text).not.toContain('access_token')
+    expect((await activities(u.user.id)).map((a) => a.action)).not.toContain('auth.login')
+
+    // The refusal is the suspension's: once reactivated, the same challenge and code go through.
+    const activated = await api('POST', `/api/v1/users/${u.user.id}/activate`, { token: admin.token })
+    expect(activated.status).toBe(200)
+    const ok = await api('POST', VERIFY, { body: { mfa_token: mfaToken, code: await totp(u.secret) } })
+    expect(ok.status).toBe(200)
+  })
+
+  it('refuses to finish a sign-in for an account locked after the password step, until the lock ends', async () => {
+    process.env.MAX_LOGIN_ATTEMPTS = '3'
+    process.env.ACCOUNT_LOCKOUT_DURATION = '60'
+    resetEnv()
+    const u = await mfaUser()
+    const mfaToken = await passwordStep(u.user.email)
+    for (let i = 0; i < 3; i++) {
+      const wrong = await api('POST', '/api/v1/auth/login', {
+        body: { email: u.user.email, password: 'Not-The-Password-93!' },
+      })
+      expect(wrong.status).toBe(401)
+    }
+    expect((await userRow(u.user.id)).lockedUntil).not.toBeNull()
+    const refused = await api('POST', VERIFY, { body: { mfa_token: mfaToken, code: await totp(u.secret) } })
+    await expectProblem(refused, 401, 'invalid_mfa_token')
+    expect(refused.text).not.toContain('access_token')
+
+    advance(61) // the lock is over; the 5-minute mfa_token is not
+    const ok = await api('POST', VERIFY, { body: { mfa_token: mfaToken, code: await totp(u.secret) } })
+    expect(ok.status).toBe(200)
+  })
+
   it('refuses an expired mfa_token (5 minutes)', async () => {
     const u = await mfaUser()
     const mfaToken = await startMfaChallenge(await db(), u.user.id)

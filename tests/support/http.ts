@@ -1,4 +1,5 @@
 import { fileURLToPath } from 'node:url'
+import { setSocketAddress } from '../../lib/http/client.js'
 import { createRouter, loadRoutes, type RouteFile } from '../../lib/http/router.js'
 import { flushBackground } from '../../lib/platform/background.js'
 
@@ -16,6 +17,8 @@ export interface CallOptions {
   rawBody?: string
   token?: string
   headers?: Record<string, string>
+  /** Socket address of the caller (what route() sees as the client IP outside Vercel). */
+  from?: string
 }
 
 export interface CallResult {
@@ -35,7 +38,9 @@ export async function request(method: string, path: string, opts: CallOptions = 
     if (!headers.has('content-type')) headers.set('content-type', 'application/json')
   }
   const router = createRouter(await allRoutes())
-  return router(new Request(new URL(path, 'http://localhost'), { method, headers, body }))
+  const req = new Request(new URL(path, 'http://localhost'), { method, headers, body })
+  setSocketAddress(req, opts.from)
+  return router(req)
 }
 
 export async function call(method: string, path: string, opts: CallOptions = {}): Promise<CallResult> {

@@ -1,0 +1,18 @@
+import { defineConfig } from 'vitest/config'
+import base from './vitest.config.js'
+
+// `npm run test:mutation` (StrykerJS): only the suites that exercise lib/auth and lib/users, on PGlite and
+// the in-process store. Stryker runs them in one worker thread per Stryker process and re-runs, for every
+// mutant, just the tests that covered it.
+export default defineConfig({
+  ...base,
+  test: {
+    ...base.test,
+    include: [
+      'tests/api/auth*.test.ts',
+      'tests/api/users-*.test.ts',
+      'tests/api/hardening.test.ts',
+      'tests/api/security-pins.test.ts',
+    ],
+  },
+})
