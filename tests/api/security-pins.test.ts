@@ -15,6 +15,9 @@ import { holdNextQuery } from '../support/query-hold.js'
 // removed or loosened (lockout and sessions, client addresses, CORS, the limits of the auth routes).
 
 const WRONG = 'Not-The-Password-93!'
+// Low limits use day-long windows: right after a window boundary the sliding window weighs the previous
+// window's hits down (rounding one away), so a short window crossed mid-test would let one more through.
+const DAY = 86_400
 const savedEnv = new Map<string, string | undefined>()
 
 function setEnv(vars: Record<string, string | undefined>): void {
@@ -143,7 +146,7 @@ describe('session cache fill racing a revocation', () => {
 
 describe('client address outside Vercel', () => {
   it('ignores x-forwarded-for: rotating it still counts every request in one per-IP window', async () => {
-    setEnv({ RATE_LIMIT_AUTH_LOGIN: '3/60' })
+    setEnv({ RATE_LIMIT_AUTH_LOGIN: `3/${DAY}` })
     const statuses: number[] = []
     for (let i = 0; i < 5; i++) {
       const res = await login(`nobody-${i}@example.test`, WRONG, {
@@ -155,7 +158,7 @@ describe('client address outside Vercel', () => {
   })
 
   it('on Vercel takes the first x-forwarded-for value as the client, one window per client', async () => {
-    setEnv({ RATE_LIMIT_AUTH_LOGIN: '1/60', VERCEL: '1' })
+    setEnv({ RATE_LIMIT_AUTH_LOGIN: `1/${DAY}`, VERCEL: '1' })
     const a = randomUUID()
     const b = randomUUID()
     const send = (ip: string) =>
@@ -226,7 +229,7 @@ describe('CORS', () => {
 
 describe('the auth routes’ own rate-limit policies', () => {
   it('/auth/login counts against RATE_LIMIT_AUTH_LOGIN, not the default policy', async () => {
-    setEnv({ RATE_LIMIT_AUTH_LOGIN: '2/60', RATE_LIMIT_DEFAULT: '1000/60' })
+    setEnv({ RATE_LIMIT_AUTH_LOGIN: `2/${DAY}`, RATE_LIMIT_DEFAULT: '1000/60' })
     const first = await login('nobody-1@example.test', WRONG)
     expect(first.status).toBe(401)
     expect((await login('nobody-2@example.test', WRONG)).status).toBe(401)
@@ -238,7 +241,7 @@ describe('the auth routes’ own rate-limit policies', () => {
   })
 
   it('/auth/refresh counts against RATE_LIMIT_AUTH_REFRESH, not the default policy', async () => {
-    setEnv({ RATE_LIMIT_AUTH_REFRESH: '2/60', RATE_LIMIT_DEFAULT: '1000/60' })
+    setEnv({ RATE_LIMIT_AUTH_REFRESH: `2/${DAY}`, RATE_LIMIT_DEFAULT: '1000/60' })
     let { refreshToken } = await makeUser()
     for (let i = 0; i < 2; i++) {
       const res = await refresh(refreshToken)
@@ -255,7 +258,7 @@ describe('the auth routes’ own rate-limit policies', () => {
 
 describe('self-erasure password guessing', () => {
   it('limits wrong passwords per account: then even the right one is refused and nothing is erased', async () => {
-    setEnv({ RATE_LIMIT_AUTH_LOGIN_ACCOUNT: '3/300' })
+    setEnv({ RATE_LIMIT_AUTH_LOGIN_ACCOUNT: `3/${DAY}` })
     const target = await makeUser()
     const other = await makeUser()
     const eraseMe = (token: string, password: string) =>
