@@ -114,6 +114,41 @@ describe('lockout and existing sessions', () => {
   })
 })
 
+describe('session expiry', () => {
+  it('ends a session at its expiry: the access token dies then, cached or not, and refresh is refused', async () => {
+    const { token, refreshToken, sessionId } = await makeUser()
+    const t = Date.now()
+    setClock(() => t)
+    await (await getDb())
+      .update(userSessions)
+      .set({ expiresAt: new Date(t + 30_000) })
+      .where(eq(userSessions.id, sessionId))
+    expect((await me(token)).status).toBe(200) // cached until the session's expiry, not for 60 s
+    setClock(() => t + 31_000)
+    const after = await me(token)
+    expect(after.status).toBe(401)
+    expect(after.body.code).toBe('session_ended')
+    const refused = await refresh(refreshToken)
+    expect(refused.status).toBe(401)
+    expect(refused.body.code).toBe('invalid_refresh_token')
+  })
+
+  it('gives a new session REFRESH_TOKEN_EXPIRE_DAYS to live', async () => {
+    setEnv({ REFRESH_TOKEN_EXPIRE_DAYS: '2' })
+    const t = Date.now()
+    setClock(() => t)
+    const res = await login((await makeUser()).user.email, DEFAULT_PASSWORD)
+    expect(res.status).toBe(200)
+    const sid = res.body.refresh_token.split('.')[0]
+    expect((await sessionRow(sid)).expiresAt.getTime()).toBe(t + 2 * 86_400_000)
+    setClock(() => t + 2 * 86_400_000 - 1000)
+    const rotated = await refresh(res.body.refresh_token)
+    expect(rotated.status).toBe(200)
+    setClock(() => t + 2 * 86_400_000 + 1000)
+    expect((await refresh(rotated.body.refresh_token)).status).toBe(401)
+  })
+})
+
 describe('session cache fill racing a revocation', () => {
   it('never writes state read before a logout over the logout’s invalidation (real request path)', async () => {
     const { token, sessionId } = await makeUser()
