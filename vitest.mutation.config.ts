@@ -8,6 +8,9 @@ export default defineConfig({
   ...base,
   test: {
     ...base.test,
+    // Modules stay loaded between test files (each file still gets a fresh database in setup.ts):
+    // reloading them for every file and every mutant would make a run take hours.
+    isolate: false,
     include: [
       'tests/api/auth*.test.ts',
       'tests/api/users-*.test.ts',
