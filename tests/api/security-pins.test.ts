@@ -1,7 +1,7 @@
 import { randomBytes, randomUUID } from 'node:crypto'
 import { eq } from 'drizzle-orm'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
-import { userSessions, users } from '../../db/schema/index.js'
+import { userActivities, userSessions, users } from '../../db/schema/index.js'
 import { setClock } from '../../lib/platform/clock.js'
 import { getDb } from '../../lib/platform/db.js'
 import { resetEnv } from '../../lib/platform/env.js'
@@ -307,5 +307,106 @@ describe('self-erasure password guessing', () => {
     expect((await me(target.token)).status).toBe(200)
     // The window is the account's, not the address's.
     expect((await eraseMe(other.token, WRONG)).status).toBe(422)
+  })
+})
+
+describe('what refresh and sign-in record', () => {
+  const activities = async (userId: string, action: string) =>
+    (await getDb())
+      .select()
+      .from(userActivities)
+      .where(eq(userActivities.userId, userId))
+      .then((rows) => rows.filter((r) => r.action === action))
+
+  it('a refresh records where and when the session was last used (what the owner sees in their sessions)', async () => {
+    const { refreshToken, sessionId } = await makeUser()
+    const t = Date.now() + 3_600_000
+    setClock(() => t)
+    const res = await refresh(refreshToken, { headers: { 'user-agent': 'ShopApp/3.1 (Android)' } })
+    expect(res.status).toBe(200)
+    const list = await api('GET', '/api/v1/auth/sessions', { token: res.body.access_token })
+    expect(list.body.sessions).toEqual([
+      expect.objectContaining({
+        id: sessionId,
+        ip_address: from,
+        user_agent: 'ShopApp/3.1 (Android)',
+        last_used_at: new Date(t).toISOString(),
+      }),
+    ])
+  })
+
+  it('the replaced token presented again ends the family once; after that it is merely invalid', async () => {
+    const { user, refreshToken, sessionId } = await makeUser()
+    expect((await refresh(refreshToken)).status).toBe(200)
+    const first = await refresh(refreshToken)
+    expect(first.body.code).toBe('refresh_token_reused')
+    expect((await sessionRow(sessionId)).revokedReason).toBe('refresh_token_reuse')
+    const second = await refresh(refreshToken)
+    expect(second.status).toBe(401)
+    expect(second.body.code).toBe('invalid_refresh_token')
+    const events = await activities(user.id, 'auth.refresh_token_reused')
+    expect(events).toEqual([expect.objectContaining({ resource: 'session', resourceId: sessionId })])
+  })
+
+  it('a refresh for a suspended owner ends the session, saying why', async () => {
+    const { user, refreshToken, sessionId } = await makeUser()
+    await (await getDb()).update(users).set({ isActive: false }).where(eq(users.id, user.id))
+    expect((await refresh(refreshToken)).status).toBe(401)
+    const s = await sessionRow(sessionId)
+    expect(s.revokedAt).not.toBeNull()
+    expect(s.revokedReason).toBe('user_inactive')
+  })
+
+  it('counts every failed sign-in under its reason on /metrics', async () => {
+    const sample = async () => {
+      const res = await call('GET', '/api/v1/metrics')
+      expect(res.status).toBe(200)
+      const out: Record<string, number> = {}
+      for (const m of res.text.matchAll(/^auth_failed_logins_total\{reason="([a-z_]+)"\} (\d+)$/gm))
+        out[m[1]!] = Number(m[2])
+      return out
+    }
+    const before = await sample()
+    const { user } = await makeUser()
+    const suspended = await makeUser({ isActive: false })
+    expect((await login('nobody-at-all@example.test', WRONG)).status).toBe(401)
+    await lockByFailedLogins(user.email) // two wrong_password, then the one that locks: locked_now
+    expect((await login(user.email, DEFAULT_PASSWORD)).status).toBe(401)
+    expect((await login(suspended.user.email, DEFAULT_PASSWORD)).status).toBe(403)
+    const after = await sample()
+    const delta = (reason: string) => (after[reason] ?? 0) - (before[reason] ?? 0)
+    expect({
+      unknown_email: delta('unknown_email'),
+      wrong_password: delta('wrong_password'),
+      locked_now: delta('locked_now'),
+      locked: delta('locked'),
+      suspended: delta('suspended'),
+    }).toEqual({ unknown_email: 1, wrong_password: 2, locked_now: 1, locked: 1, suspended: 1 })
+  })
+
+  it('records when the lock ends, and the time of a successful sign-in', async () => {
+    const t = Date.now()
+    setClock(() => t)
+    const { user } = await makeUser()
+    await lockByFailedLogins(user.email)
+    const [lock] = await activities(user.id, 'auth.locked')
+    expect(lock!.metadata).toEqual({ until: new Date(t + 600_000).toISOString() })
+
+    setClock(() => t + 601_000)
+    expect((await login(user.email, DEFAULT_PASSWORD)).status).toBe(200)
+    const [row] = await (await getDb()).select().from(users).where(eq(users.id, user.id))
+    expect(row).toMatchObject({
+      failedLoginAttempts: 0,
+      lockedUntil: null,
+      lastLoginAt: new Date(t + 601_000),
+    })
+  })
+
+  it('refuses an erased account even if a password hash were left on it', async () => {
+    const { user } = await makeUser({ deletedAt: new Date() })
+    const res = await login(user.email, DEFAULT_PASSWORD)
+    expect(res.status).toBe(401)
+    expect(res.body.code).toBe('invalid_credentials')
+    expect(res.text).not.toContain('access_token')
   })
 })
