@@ -402,6 +402,75 @@ describe('what refresh and sign-in record', () => {
     })
   })
 
+  it('counts refresh refusals by reason on /metrics', async () => {
+    const sample = async () => {
+      const res = await call('GET', '/api/v1/metrics')
+      const out: Record<string, number> = {}
+      for (const m of res.text.matchAll(/^auth_events_total\{event="(refresh(?:_[a-z]+)?)"\} (\d+)$/gm))
+        out[m[1]!] = Number(m[2])
+      return out
+    }
+    const before = await sample()
+    expect((await refresh('garbage')).status).toBe(401)
+    const reused = await makeUser()
+    expect((await refresh(reused.refreshToken)).status).toBe(200)
+    expect((await refresh(reused.refreshToken)).body.code).toBe('refresh_token_reused')
+    const suspended = await makeUser()
+    await (await getDb()).update(users).set({ isActive: false }).where(eq(users.id, suspended.user.id))
+    expect((await refresh(suspended.refreshToken)).status).toBe(401)
+    const locked = await makeUser()
+    await lockByFailedLogins(locked.user.email)
+    expect((await refresh(locked.refreshToken)).status).toBe(401)
+    const after = await sample()
+    const delta = (event: string) => (after[event] ?? 0) - (before[event] ?? 0)
+    expect({
+      refresh: delta('refresh'),
+      refresh_invalid: delta('refresh_invalid'),
+      refresh_reused: delta('refresh_reused'),
+      refresh_inactive: delta('refresh_inactive'),
+    }).toEqual({ refresh: 1, refresh_invalid: 1, refresh_reused: 1, refresh_inactive: 2 })
+  })
+
+  it('a reused refresh token ends the cached authority of its session at once', async () => {
+    const { refreshToken } = await makeUser()
+    const t = Date.now()
+    setClock(() => t)
+    const rotated = await refresh(refreshToken)
+    expect(rotated.status).toBe(200)
+    // Past the rotation's own cache mark (60 s, on the shop's clock in the in-process store), so the
+    // next request caches the session as live.
+    setClock(() => t + 61_000)
+    expect((await me(rotated.body.access_token)).status).toBe(200)
+    expect((await refresh(refreshToken)).body.code).toBe('refresh_token_reused')
+    const after = await me(rotated.body.access_token)
+    expect(after.status).toBe(401)
+    expect(after.body.code).toBe('session_ended')
+  })
+
+  it('records a sign-in refused for suspension, and the hand-off to MFA', async () => {
+    const suspended = await makeUser({ isActive: false })
+    expect((await login(suspended.user.email, DEFAULT_PASSWORD)).status).toBe(403)
+    expect(await activities(suspended.user.id, 'auth.login_failed')).toEqual([
+      expect.objectContaining({ metadata: { reason: 'suspended' }, ipAddress: from }),
+    ])
+    const mfa = await makeUser({ mfaEnabled: true })
+    const res = await login(mfa.user.email, DEFAULT_PASSWORD)
+    expect(res.body.requires_mfa).toBe(true)
+    expect(await activities(mfa.user.id, 'auth.login_mfa_required')).toHaveLength(1)
+    expect(await activities(mfa.user.id, 'auth.login')).toHaveLength(0)
+  })
+
+  it('ends a lock at exactly its end time', async () => {
+    const t = Date.now()
+    setClock(() => t)
+    const { user } = await makeUser()
+    await lockByFailedLogins(user.email)
+    setClock(() => t + 600_000 - 1)
+    expect((await login(user.email, DEFAULT_PASSWORD)).status).toBe(401)
+    setClock(() => t + 600_000)
+    expect((await login(user.email, DEFAULT_PASSWORD)).status).toBe(200)
+  })
+
   it('refuses an erased account even if a password hash were left on it', async () => {
     const { user } = await makeUser({ deletedAt: new Date() })
     const res = await login(user.email, DEFAULT_PASSWORD)
