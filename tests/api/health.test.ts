@@ -6,10 +6,11 @@ import { resetExternalCache } from '../../lib/monitoring/health.js'
 import { setClock } from '../../lib/platform/clock.js'
 import { type Db, driverKind, getDb, pgliteExtensions, setDatabase } from '../../lib/platform/db.js'
 import { appVersion, env, resetEnv } from '../../lib/platform/env.js'
-import { kv, redisConfigured, resetKv, upstashClient } from '../../lib/platform/redis.js'
+import { kv, resetKv, upstashClient } from '../../lib/platform/redis.js'
 import { makeUser } from '../support/factories.js'
 import { call } from '../support/http.js'
 import { hangs, KEYS, networkError, outbound, serverError, useMsw } from '../support/msw.js'
+import { servicesMode } from '../support/services.js'
 
 // docs/monitoring.md / issue 2 item 7: the health endpoints. Outside services are answered by MSW; our own
 // database and Redis are real (PGlite / in-process store, or PostgreSQL / Redis under TEST_SERVICES=1).
@@ -257,7 +258,7 @@ describe('GET /api/v1/health/redis', () => {
   it('reports not_configured in embedded mode, or a healthy round trip with Upstash', async () => {
     const res = await call('GET', '/api/v1/health/redis')
     expect(res.status).toBe(200)
-    if (redisConfigured()) {
+    if (servicesMode) {
       expect(res.body).toEqual({ status: 'healthy', latency_ms: expect.any(Number) })
       expect(res.body.latency_ms).toBeGreaterThanOrEqual(0)
     } else {
@@ -496,7 +497,7 @@ describe('GET /api/v1/health/detailed', () => {
       migrations: { pending: 0, up_to_date: true, expected: entries.length },
     })
     expect(res.body.checks.redis).toEqual(
-      redisConfigured()
+      servicesMode
         ? { status: 'healthy', latency_ms: expect.any(Number) }
         : { status: 'not_configured', latency_ms: null },
     )

@@ -8,9 +8,10 @@ import { generateOpenApi, OPENAPI_FILE, serialise } from '../../lib/openapi/docu
 import { type Db, driverKind, getDb, pgliteExtensions, setDatabase } from '../../lib/platform/db.js'
 import { appVersion, resetEnv } from '../../lib/platform/env.js'
 import { recordRequest } from '../../lib/platform/metrics.js'
-import { kv, redisConfigured, resetKv } from '../../lib/platform/redis.js'
+import { kv, resetKv } from '../../lib/platform/redis.js'
 import { allRoutes, call } from '../support/http.js'
 import { KEYS, networkError, outbound, useMsw } from '../support/msw.js'
+import { servicesMode } from '../support/services.js'
 
 // docs/monitoring.md: /status (status-page data) and the OpenAPI document of every route.
 
@@ -112,7 +113,7 @@ describe('GET /api/v1/status', () => {
       latency_ms: expect.any(Number),
     })
     expect(component(res.body, 'cache')).toEqual(
-      redisConfigured()
+      servicesMode
         ? { name: 'cache', status: 'operational', latency_ms: expect.any(Number) }
         : { name: 'cache', status: 'not_configured', latency_ms: null },
     )
