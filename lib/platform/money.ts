@@ -48,12 +48,19 @@ function numberToPlain(n: number): string {
   return /e/i.test(s) ? n.toFixed(20).replace(/\.?0+$/, '') : s
 }
 
-/** Zod field for a non-negative money amount in major units; outputs minor units. */
-export const moneyField = () =>
+/** The largest amount an `integer` (int4) minor-units column holds. */
+export const INT4_MAX_MINOR = 2_147_483_647
+
+/**
+ * Zod field for a non-negative money amount in major units; outputs minor units. `maxMinor` is the
+ * column's limit, so an amount too large to store is the client's 422 on the field, not a database error.
+ */
+export const moneyField = (maxMinor: number = MAX_MINOR) =>
   z.union([z.number(), z.string()]).transform((v, ctx) => {
     try {
       const minor = toMinor(v)
       if (minor < 0) throw new MoneyFormatError('must not be negative')
+      if (minor > maxMinor) throw new MoneyFormatError(`at most ${toMajor(maxMinor)}`)
       return minor
     } catch (err) {
       ctx.addIssue({

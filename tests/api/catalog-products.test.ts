@@ -160,6 +160,8 @@ describe('POST /products', () => {
     ['too many decimals', { price: 10.999 }, 'price'],
     ['a negative price', { price: -1 }, 'price'],
     ['a negative compare_at_price', { compare_at_price: '-0.01' }, 'compare_at_price'],
+    ['a price too large to store', { price: 30_000_000 }, 'price'],
+    ['a cost_price too large to store', { cost_price: '21474836.48' }, 'cost_price'],
     ['a slug naming a sibling route', { slug: 'search' }, 'slug'],
     ['a bulk-* slug', { slug: 'bulk-import' }, 'slug'],
     ['a UUID-shaped slug', { slug: randomUUID() }, 'slug'],
