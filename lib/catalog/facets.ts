@@ -12,7 +12,7 @@ import {
   productPage,
   SORTS,
 } from './list.js'
-import { inStockSql, ListedProductSchema, P, toListedProduct } from './view.js'
+import { categoryShown, inStockSql, ListedProductSchema, P, toListedProduct } from './view.js'
 
 // POST /products/search: the list's filters and sort in a body, plus facet counts. Two statements at
 // most: the page (lib/catalog/list.ts) and one facet statement, which also gives the total. Facets are
@@ -89,7 +89,7 @@ async function facetCounts(db: Db, parts: FilterParts, wanted: readonly Facet[],
   if (wanted.includes('category')) {
     selects.push(sql`(select coalesce(json_agg(x order by x.count desc, x.name), '[]'::json) from (
         select c.id, c.slug, c.name, count(*)::int as count from base b join categories c on c.id = b.category_id
-        where ${except('cat')}${viewer.staff ? sql`` : sql` and c.is_visible`} group by c.id) x) as category`)
+        where ${except('cat')}${viewer.staff ? sql`` : sql` and ${categoryShown('c')}`} group by c.id) x) as category`)
   }
   if (wanted.includes('brand')) {
     selects.push(sql`(select coalesce(json_agg(json_build_object('value', x.brand, 'count', x.count) order by x.count desc, x.brand), '[]'::json) from (

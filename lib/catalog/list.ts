@@ -8,6 +8,7 @@ import { escapeLike } from '../users/export.js'
 import { fieldError, type Viewer } from './access.js'
 import { isUuid } from './schemas.js'
 import {
+  categoryShown,
   inStockSql,
   ListedProductSchema,
   P,
@@ -81,11 +82,17 @@ function searchSql(raw: string, viewer: Viewer): { match: SQL; rank: SQL } {
 
 // --- Filters -----------------------------------------------------------------------------------------------
 
-/** The category and all its subcategories (`union` stops at a cycle, should one ever exist). */
-const inCategoryTree = (raw: string) => sql`${P.categoryId} in (
+/**
+ * The category and all its subcategories (`union` stops at a cycle, should one ever exist). For customers
+ * and anonymous callers a hidden category matches nothing and hidden subtrees are left out, as in
+ * GET /categories.
+ */
+const inCategoryTree = (raw: string, staff: boolean) => sql`${P.categoryId} in (
   with recursive tree(id) as (
-    select id from categories where ${isUuid(raw) ? sql`id = ${raw.toLowerCase()}::uuid` : sql`slug = ${raw}`}
-    union select c.id from categories c join tree t on c.parent_id = t.id)
+    select r.id from categories r where ${isUuid(raw) ? sql`r.id = ${raw.toLowerCase()}::uuid` : sql`r.slug = ${raw}`}${
+      staff ? sql`` : sql` and ${categoryShown('r')}`
+    }
+    union select c.id from categories c join tree t on c.parent_id = t.id${staff ? sql`` : sql` where c.is_visible`})
   select id from tree)`
 
 export interface FilterParts {
@@ -116,7 +123,7 @@ export function filterParts(f: CatalogFilters, viewer: Viewer): FilterParts {
   if (f.maxPrice !== undefined) priceConds.push(sql`${P.priceCents} <= ${f.maxPrice}`)
   return {
     base,
-    category: f.category ? inCategoryTree(f.category) : undefined,
+    category: f.category ? inCategoryTree(f.category, viewer.staff) : undefined,
     brand: brands?.length
       ? sql`lower(${P.brand}) in (${sql.join(
           brands.map((b) => sql`${b}`),

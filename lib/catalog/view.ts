@@ -71,13 +71,27 @@ export interface CategoryRef {
   slug: string
   name: string
 }
-export const categoryJson: SQL<CategoryRef | null> = sql<CategoryRef | null>`(select json_build_object(
-  'id', c.id, 'slug', c.slug, 'name', c.name) from categories c where c.id = ${P.categoryId})`
+/**
+ * True when the category `alias` and every ancestor are visible: what anonymous callers and customers may
+ * see of the tree (GET /categories hides the same subtrees). `union` stops at a cycle.
+ */
+export const categoryShown = (alias: string): SQL => sql`not exists (
+  with recursive up(id, parent_id, is_visible) as (
+    select a.id, a.parent_id, a.is_visible from categories a where a.id = ${sql.raw(alias)}.id
+    union select p.id, p.parent_id, p.is_visible from categories p join up on p.id = up.parent_id)
+  select 1 from up where not up.is_visible)`
+
+/** The product's category; for customers and anonymous callers only when it is shown to them. */
+export const categoryJson = (staff: boolean): SQL<CategoryRef | null> =>
+  sql<CategoryRef | null>`(select json_build_object(
+  'id', c.id, 'slug', c.slug, 'name', c.name) from categories c where c.id = ${P.categoryId}${
+    staff ? sql`` : sql` and ${categoryShown('c')}`
+  })`
 
 /** Rows of the product statement: columns, category, variants. */
 export const productSelection = (staff: boolean) => ({
   ...productColumns,
-  category: categoryJson,
+  category: categoryJson(staff),
   variants: variantsJson(staff),
 })
 export type ProductRow = Omit<Product, 'searchVector'> & {

@@ -85,6 +85,48 @@ describe('categories', () => {
     expect((await t.put(`/api/v1/categories/${c.id}`, { parent_id: a.id })).body.parent_id).toBe(a.id)
   })
 
+  it('never shows a hidden category (or one under a hidden parent) through products to customers', async () => {
+    const hiddenTop = await makeCategory({ name: `Secret ${tag()}`, is_visible: false })
+    const under = await makeCategory({ name: `Under ${tag()}`, parent_id: hiddenTop.id })
+    const shownTop = await makeCategory({ name: `Shown ${tag()}` })
+    const hiddenChild = await makeCategory({
+      name: `Hidden child ${tag()}`,
+      parent_id: shownTop.id,
+      is_visible: false,
+    })
+    const inUnder = await makeProduct({ category_id: under.id, name: `Launch coat ${tag()}` })
+    const inHiddenChild = await makeProduct({ category_id: hiddenChild.id })
+    const inShown = await makeProduct({ category_id: shownTop.id })
+
+    // The product itself stays visible; its category does not leak.
+    const anon = await call('GET', `/api/v1/products/${inUnder.id}`)
+    expect(anon.status).toBe(200)
+    expect(anon.body.category).toBeNull()
+    expect(anon.text).not.toContain(hiddenTop.slug)
+    expect(anon.text).not.toContain(under.slug)
+    expect((await call('GET', `/api/v1/products/${inShown.id}`)).body.category.id).toBe(shownTop.id)
+    const staffView = await as(who.staff.token).get(`/api/v1/products/${inUnder.id}`)
+    expect(staffView.body.category.id).toBe(under.id)
+
+    // Filtering by a hidden category finds nothing; a shown one leaves out its hidden subtree.
+    const ids = (res: { body: { products: Array<{ id: string }> } }) => res.body.products.map((p) => p.id)
+    expect(ids(await call('GET', `/api/v1/products?category=${hiddenTop.slug}`))).toEqual([])
+    expect(ids(await call('GET', `/api/v1/products?category=${under.id}`))).toEqual([])
+    const shown = ids(await call('GET', `/api/v1/products?category=${shownTop.slug}`))
+    expect(shown).toContain(inShown.id)
+    expect(shown).not.toContain(inHiddenChild.id)
+    expect(ids(await as(who.staff.token).get(`/api/v1/products?category=${hiddenTop.slug}`))).toEqual([
+      inUnder.id,
+    ])
+
+    // The category facet does not name it either.
+    const search = await call('POST', '/api/v1/products/search', {
+      body: { query: inUnder.name, facets: ['category'] },
+    })
+    expect(ids(search)).toContain(inUnder.id)
+    expect(search.body.facets.category.map((c: { id: string }) => c.id)).not.toContain(under.id)
+  })
+
   it('deletes (204): subcategories move up to its parent, its products lose the category', async () => {
     const a = await makeCategory()
     const b = await makeCategory({ parent_id: a.id })
