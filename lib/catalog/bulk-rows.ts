@@ -4,6 +4,8 @@ import type { FieldError } from '../http/errors.js'
 import { issuesToFieldErrors } from '../http/validation.js'
 import { ProductInput, Sku, VariantInput } from './schemas.js'
 
+export { changedFields, sameValue } from './changes.js'
+
 // Shared pieces of the bulk endpoints: the per-row report, row validation with the same schemas as the
 // single-product endpoints, value comparison, and array parameters that stay ONE bind parameter.
 
@@ -53,25 +55,6 @@ export function parseRow(raw: unknown): ParsedRow {
   return r.success
     ? { kind: 'product', input: r.data }
     : { kind: 'invalid', errors: issuesToFieldErrors(r.error.issues), sku }
-}
-
-/** JSON with object keys sorted: jsonb stores keys in its own order, so plain stringify is no comparison. */
-function canonical(value: unknown): string {
-  return JSON.stringify(value ?? null, (_k, v: unknown) =>
-    v && typeof v === 'object' && !Array.isArray(v)
-      ? Object.fromEntries(Object.entries(v as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : 1)))
-      : v,
-  )
-}
-export const sameValue = (a: unknown, b: unknown): boolean => canonical(a) === canonical(b)
-
-/** The fields of `wanted` whose values differ from `current` (absent fields are no change). */
-export function changedFields<T extends Record<string, unknown>>(current: T, wanted: Partial<T>): Partial<T> {
-  const patch: Partial<T> = {}
-  for (const [k, v] of Object.entries(wanted)) {
-    if (v !== undefined && !sameValue(v, current[k])) (patch as Record<string, unknown>)[k] = v
-  }
-  return patch
 }
 
 /** A text[] (or uuid[]) built from one JSON parameter: drizzle would spread a JS array into one per item. */

@@ -20,8 +20,9 @@ import {
   slugTaken,
   type Viewer,
 } from './access.js'
+import { changedFields } from './changes.js'
 import { isReservedProductSlug, isUuid, type ProductInput, type ProductUpdate, slugify } from './schemas.js'
-import { insertVariants, saveVariantBySku } from './variants.js'
+import { insertVariants } from './variants.js'
 import {
   P,
   type ProductRow,
@@ -33,8 +34,8 @@ import {
 } from './view.js'
 
 // Products: read one (by id or slug, one statement), create with inline variants, partial update, and
-// delete (gone when never ordered, archived when it was). `saveProductBySku` is the one create-or-update
-// by SKU the bulk import reuses inside its own transaction.
+// delete (gone when never ordered, archived when it was). The bulk import plans its rows set-based
+// (bulk-import.ts) with the same column mapping and slug rule.
 
 export interface WriteOptions {
   /** Who acts (ledger actor, created_by). */
@@ -160,7 +161,27 @@ export function productColumnsOf(input: ProductUpdate): Partial<typeof products.
   return out
 }
 
-const same = (a: unknown, b: unknown) => JSON.stringify(a ?? null) === JSON.stringify(b ?? null)
+/**
+ * A stock level set to `quantityAfter` (create, PUT, import), recorded in the ledger with how far it moved.
+ * Products and variants both write it; `variantId` is set for a variant.
+ */
+export async function recordStockSet(
+  tx: Db,
+  row: { productId: string; variantId?: string; delta: number; quantityAfter: number },
+  opts: WriteOptions,
+  defaultNote: string | null = null,
+): Promise<void> {
+  await tx.insert(inventoryLedger).values({
+    ...row,
+    reason: opts.stockReason ?? 'set',
+    actorId: opts.actorId,
+    note: opts.note ?? defaultNote,
+  })
+}
+
+/** How far a requested stock level moves the current one (0: no change or none requested). */
+export const stockDelta = (wanted: number | undefined, current: number): number =>
+  wanted !== undefined && wanted !== current ? wanted - current : 0
 
 // --- Create ------------------------------------------------------------------------------------------------
 
@@ -194,14 +215,7 @@ export async function insertProduct(tx: Db, input: ProductInput, opts: WriteOpti
     .returning({ id: products.id })
   const id = row!.id
   if (qty !== 0) {
-    await tx.insert(inventoryLedger).values({
-      productId: id,
-      delta: qty,
-      quantityAfter: qty,
-      reason: opts.stockReason ?? 'set',
-      actorId: opts.actorId,
-      note: opts.note ?? 'initial stock',
-    })
+    await recordStockSet(tx, { productId: id, delta: qty, quantityAfter: qty }, opts, 'initial stock')
   }
   if (hasVariants) await insertVariants(tx, id, input.variants!, opts)
   return id
@@ -238,11 +252,7 @@ export async function applyProductUpdate(
   input: ProductUpdate,
   opts: WriteOptions,
 ): Promise<boolean> {
-  const wanted = productColumnsOf(input)
-  const patch: Record<string, unknown> = {}
-  for (const [k, v] of Object.entries(wanted)) {
-    if (!same(v, current[k as keyof LockedProduct])) patch[k] = v
-  }
+  const patch: Record<string, unknown> = changedFields(current, productColumnsOf(input))
   if (patch.sku !== undefined) await renameSku(tx, current.sku, patch.sku as string, 'product')
   if (patch.slug !== undefined) await assertSlugFree(tx, patch.slug as string, current.id)
   if (patch.categoryId) await assertCategory(tx, patch.categoryId as string)
@@ -256,8 +266,7 @@ export async function applyProductUpdate(
       'product_has_variants',
     )
   }
-  const stockChange =
-    qty !== undefined && qty !== current.inventoryQuantity ? qty - current.inventoryQuantity : 0
+  const stockChange = stockDelta(qty, current.inventoryQuantity)
   if (stockChange) patch.inventoryQuantity = qty
   delete patch.sku // renamed through the registry above
 
@@ -267,14 +276,7 @@ export async function applyProductUpdate(
     .set({ ...patch, updatedAt: now() })
     .where(eq(products.id, current.id))
   if (stockChange) {
-    await tx.insert(inventoryLedger).values({
-      productId: current.id,
-      delta: stockChange,
-      quantityAfter: qty!,
-      reason: opts.stockReason ?? 'set',
-      actorId: opts.actorId,
-      note: opts.note ?? null,
-    })
+    await recordStockSet(tx, { productId: current.id, delta: stockChange, quantityAfter: qty! }, opts)
   }
   return true
 }
@@ -295,34 +297,6 @@ export async function updateProduct(
   } catch (err) {
     throw catalogDbError(err)
   }
-}
-
-// --- Create or update by SKU (bulk import) -------------------------------------------------------------------
-
-/**
- * Create the product of `input.sku`, or update it when it exists (inline variants are created or updated
- * by their SKUs too), inside the caller's transaction. Returns the id and whether it was created or
- * changed; the same input twice is `unchanged` the second time.
- */
-export async function saveProductBySku(
-  tx: Db,
-  input: ProductInput,
-  opts: WriteOptions,
-): Promise<{ id: string; status: 'created' | 'updated' | 'unchanged' }> {
-  const [existing] = await tx
-    .select(productColumns)
-    .from(products)
-    .where(eq(products.sku, input.sku))
-    .limit(1)
-    .for('update')
-  if (!existing) return { id: await insertProduct(tx, input, opts), status: 'created' }
-  const { variants, slug, ...fields } = input
-  let changed = await applyProductUpdate(tx, existing, { ...fields, ...(slug ? { slug } : {}) }, opts)
-  for (const v of variants ?? []) {
-    const r = await saveVariantBySku(tx, existing.id, v, opts)
-    changed ||= r.status !== 'unchanged'
-  }
-  return { id: existing.id, status: changed ? 'updated' : 'unchanged' }
 }
 
 // --- Delete ------------------------------------------------------------------------------------------------

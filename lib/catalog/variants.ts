@@ -10,15 +10,17 @@ import {
 import { conflict } from '../http/errors.js'
 import { now } from '../platform/clock.js'
 import type { Db } from '../platform/db.js'
+import { catalogDbError, productKey, productNotFound, type Viewer, variantNotFound } from './access.js'
+import { changedFields } from './changes.js'
 import {
-  catalogDbError,
-  productKey,
-  productNotFound,
-  skuTaken,
-  type Viewer,
-  variantNotFound,
-} from './access.js'
-import { claimSkus, findProduct, lockProduct, renameSku, type WriteOptions } from './products.js'
+  claimSkus,
+  findProduct,
+  lockProduct,
+  recordStockSet,
+  renameSku,
+  stockDelta,
+  type WriteOptions,
+} from './products.js'
 import { isUuid, type VariantInput, type VariantUpdate } from './schemas.js'
 import { toVariant, type VariantView } from './view.js'
 
@@ -126,15 +128,11 @@ async function applyVariantUpdate(
   input: VariantUpdate,
   opts: WriteOptions,
 ): Promise<boolean> {
-  const patch: Record<string, unknown> = {}
-  for (const [k, v] of Object.entries(variantColumnsOf(input))) {
-    if (JSON.stringify(v ?? null) !== JSON.stringify(current[k as keyof ProductVariant] ?? null)) patch[k] = v
-  }
+  const patch: Record<string, unknown> = changedFields(current, variantColumnsOf(input))
   if (input.sku !== undefined && input.sku !== current.sku)
     await renameSku(tx, current.sku, input.sku, 'variant')
   const qty = input.inventory_quantity
-  const stockChange =
-    qty !== undefined && qty !== current.inventoryQuantity ? qty - current.inventoryQuantity : 0
+  const stockChange = stockDelta(qty, current.inventoryQuantity)
   if (stockChange) patch.inventoryQuantity = qty
   const renamed = input.sku !== undefined && input.sku !== current.sku
   if (!Object.keys(patch).length) return renamed
@@ -143,15 +141,13 @@ async function applyVariantUpdate(
     .set({ ...patch, updatedAt: now() })
     .where(eq(productVariants.id, current.id))
   if (stockChange) {
-    await tx.insert(inventoryLedger).values({
+    const row = {
       productId: current.productId,
       variantId: current.id,
       delta: stockChange,
       quantityAfter: qty!,
-      reason: opts.stockReason ?? 'set',
-      actorId: opts.actorId,
-      note: opts.note ?? null,
-    })
+    }
+    await recordStockSet(tx, row, opts)
   }
   return true
 }
@@ -261,30 +257,4 @@ export async function deleteVariant(db: Db, raw: string, rawVariant: string): Pr
       )
     return null
   })
-}
-
-/**
- * Create or update the variant of `input.sku` under a product inside the caller's transaction (bulk
- * import). A SKU that belongs to another product, or to a product itself, is a 409 sku_taken.
- */
-export async function saveVariantBySku(
-  tx: Db,
-  productId: string,
-  input: VariantInput,
-  opts: WriteOptions,
-): Promise<{ id: string; status: 'created' | 'updated' | 'unchanged' }> {
-  const [existing] = await tx
-    .select()
-    .from(productVariants)
-    .where(eq(productVariants.sku, input.sku))
-    .limit(1)
-    .for('update')
-  if (existing && existing.productId !== productId) throw skuTaken(input.sku)
-  if (existing) {
-    const changed = await applyVariantUpdate(tx, existing, { ...input, sku: undefined }, opts)
-    return { id: existing.id, status: changed ? 'updated' : 'unchanged' }
-  }
-  const product = await lockProduct(tx, eq(products.id, productId))
-  const row = await addVariant(tx, product, input, opts)
-  return { id: row.id, status: 'created' }
 }
