@@ -87,12 +87,16 @@ export type Address = {
   line1: string
   line2?: string
   city: string
-  region?: string
+  /** ISO 3166-2 subdivision code without the country ("IL", "ON"); validated for US and CA */
+  state?: string
   postal_code?: string
   country: string
   phone?: string
   [key: string]: unknown
 }
+
+/** A note on the order for staff (payment anomalies, disputes, failed deliveries). */
+export type OrderFlag = { code: string; message: string; at: string; [key: string]: unknown }
 
 /** one line of a refund or return: which order item, how many */
 export type OrderLineQuantity = { order_item_id: string; quantity: number }
@@ -126,6 +130,20 @@ export const orders = pgTable(
     shippingAmountCents: bigint('shipping_amount_cents', { mode: 'number' }).notNull().default(0),
     discountAmountCents: bigint('discount_amount_cents', { mode: 'number' }).notNull().default(0),
     totalAmountCents: bigint('total_amount_cents', { mode: 'number' }).notNull().default(0),
+    /** the shipping's own tax, part of tax_amount */
+    shippingTaxAmountCents: bigint('shipping_tax_amount_cents', { mode: 'number' }).notNull().default(0),
+    /** PRICES_INCLUDE_TAX at order time: tax is inside the prices and not added to the total */
+    taxesIncluded: boolean('taxes_included').notNull().default(false),
+    /** captured (payment succeeded / marked paid) */
+    paidAmountCents: bigint('paid_amount_cents', { mode: 'number' }).notNull().default(0),
+    /** sum of refunds that did not fail */
+    refundedAmountCents: bigint('refunded_amount_cents', { mode: 'number' }).notNull().default(0),
+    discountId: uuid('discount_id').references(() => discounts.id, { onDelete: 'set null' }),
+    discountCode: text('discount_code'),
+    /** the buyer's IP when the order was placed (unpaid-order cap per IP); erased with the buyer */
+    clientIp: text('client_ip'),
+    /** staff-facing anomalies: late or mismatched payments, disputes, failed deliveries */
+    flags: jsonb('flags').$type<OrderFlag[]>().notNull().default([]),
     billingAddress: jsonb('billing_address').$type<Address>(),
     shippingAddress: jsonb('shipping_address').$type<Address>(),
     shippingMethod: text('shipping_method'),
@@ -153,6 +171,8 @@ export const orders = pgTable(
     index('orders_created_at_idx').on(t.createdAt),
     index('orders_email_lower_idx').on(sql`lower(${t.email})`),
     index('orders_payment_intent_id_idx').on(t.paymentIntentId),
+    index('orders_pending_client_ip_idx').on(t.clientIp).where(sql`${t.status} = 'pending'`),
+    index('orders_pending_created_at_idx').on(t.createdAt).where(sql`${t.status} = 'pending'`),
     check('orders_status_check', oneOf(t.status, orderStatuses)),
     check('orders_financial_status_check', oneOf(t.financialStatus, financialStatuses)),
     check('orders_fulfillment_status_check', oneOf(t.fulfillmentStatus, fulfillmentStatuses)),
@@ -168,8 +188,13 @@ export const orders = pgTable(
     ),
     check(
       'orders_money_total_check',
-      sql`${t.subtotalCents} + ${t.taxAmountCents} + ${t.shippingAmountCents} - ${t.discountAmountCents} = ${t.totalAmountCents}`,
+      sql`${t.subtotalCents} - ${t.discountAmountCents} + ${t.shippingAmountCents} + (case when ${t.taxesIncluded} then 0 else ${t.taxAmountCents} end) = ${t.totalAmountCents}`,
     ),
+    check(
+      'orders_refunded_amount_check',
+      sql`${t.paidAmountCents} >= 0 and ${t.refundedAmountCents} >= 0 and ${t.refundedAmountCents} <= ${t.paidAmountCents}`,
+    ),
+    check('orders_shipping_tax_check', sql`${t.shippingTaxAmountCents} between 0 and ${t.taxAmountCents}`),
   ],
 )
 
@@ -199,6 +224,10 @@ export const orderItems = pgTable(
     fulfilledQuantity: integer('fulfilled_quantity').notNull().default(0),
     refundedQuantity: integer('refunded_quantity').notNull().default(0),
     returnedQuantity: integer('returned_quantity').notNull().default(0),
+    /** units refunded before fulfilment: never fulfilled */
+    cancelledQuantity: integer('cancelled_quantity').notNull().default(0),
+    refundedAmountCents: bigint('refunded_amount_cents', { mode: 'number' }).notNull().default(0),
+    taxesIncluded: boolean('taxes_included').notNull().default(false),
     ...timestamps(),
   },
   (t) => [
@@ -212,7 +241,15 @@ export const orderItems = pgTable(
     ),
     check(
       'order_items_money_total_check',
-      sql`${t.subtotalCents} + ${t.taxAmountCents} - ${t.discountAmountCents} = ${t.totalAmountCents}`,
+      sql`${t.subtotalCents} - ${t.discountAmountCents} + (case when ${t.taxesIncluded} then 0 else ${t.taxAmountCents} end) = ${t.totalAmountCents}`,
+    ),
+    check(
+      'order_items_fulfilled_cancelled_check',
+      sql`${t.cancelledQuantity} >= 0 and ${t.fulfilledQuantity} + ${t.cancelledQuantity} <= ${t.quantity}`,
+    ),
+    check(
+      'order_items_refunded_amount_check',
+      sql`${t.refundedAmountCents} between 0 and ${t.totalAmountCents}`,
     ),
     check('order_items_fulfilled_quantity_check', sql`${t.fulfilledQuantity} between 0 and ${t.quantity}`),
     check('order_items_refunded_quantity_check', sql`${t.refundedQuantity} between 0 and ${t.quantity}`),
@@ -295,6 +332,8 @@ export const refunds = pgTable(
     currency: char('currency', { length: 3 }).notNull(),
     reason: text('reason'),
     restock: boolean('restock').notNull().default(false),
+    /** the part of amount that refunds shipping */
+    shippingAmountCents: bigint('shipping_amount_cents', { mode: 'number' }).notNull().default(0),
     /** lines refunded (and restocked when restock = true) */
     items: jsonb('items').$type<OrderLineQuantity[]>().notNull().default([]),
     providerRefundId: text('provider_refund_id'),
@@ -415,6 +454,141 @@ export const returns = pgTable(
 )
 
 // ---------------------------------------------------------------------------
+// order_notes: staff-only notes (orders.notes stays the buyer's)
+// ---------------------------------------------------------------------------
+
+export const orderNotes = pgTable(
+  'order_notes',
+  {
+    id: id(),
+    orderId: uuid('order_id')
+      .notNull()
+      .references(() => orders.id, { onDelete: 'cascade' }),
+    authorId: uuid('author_id').references(() => users.id, { onDelete: 'set null' }),
+    body: text('body').notNull(),
+    ...timestamps(),
+  },
+  (t) => [index('order_notes_order_id_created_at_idx').on(t.orderId, t.createdAt)],
+)
+
+// ---------------------------------------------------------------------------
+// pricing settings: tax rates, shipping rates, discount codes
+// ---------------------------------------------------------------------------
+
+export const taxRates = pgTable(
+  'tax_rates',
+  {
+    id: id(),
+    name: text('name').notNull(),
+    /** ISO 3166-1 alpha-2, upper case */
+    country: char('country', { length: 2 }).notNull(),
+    /** ISO 3166-2 subdivision without the country ("IL"); null: the whole country */
+    state: text('state'),
+    /** basis points: 825 = 8.25 % */
+    rateBps: integer('rate_bps').notNull(),
+    appliesToShipping: boolean('applies_to_shipping').notNull().default(false),
+    isActive: boolean('is_active').notNull().default(true),
+    ...timestamps(),
+  },
+  (t) => [
+    /** one active rate per place, so "the most specific active rate" is never ambiguous */
+    uniqueIndex('tax_rates_active_place_unique')
+      .on(t.country, sql`coalesce(${t.state}, '')`)
+      .where(sql`${t.isActive}`),
+    check('tax_rates_rate_bps_check', sql`${t.rateBps} between 0 and 10000`),
+    check('tax_rates_country_check', sql`${t.country} ~ '^[A-Z]{2}$'`),
+  ],
+)
+
+export const shippingRates = pgTable(
+  'shipping_rates',
+  {
+    id: id(),
+    name: text('name').notNull(),
+    method: text('method').notNull(),
+    /** ISO alpha-2 codes; empty: everywhere */
+    countries: text('countries').array().notNull().default(sql`'{}'::text[]`),
+    amountCents: bigint('amount_cents', { mode: 'number' }).notNull(),
+    freeAboveCents: bigint('free_above_cents', { mode: 'number' }),
+    minDays: integer('min_days'),
+    maxDays: integer('max_days'),
+    isActive: boolean('is_active').notNull().default(true),
+    ...timestamps(),
+  },
+  (t) => [
+    index('shipping_rates_method_idx').on(t.method),
+    check(
+      'shipping_rates_amount_check',
+      sql`${t.amountCents} >= 0 and (${t.freeAboveCents} is null or ${t.freeAboveCents} >= 0)`,
+    ),
+    check(
+      'shipping_rates_days_check',
+      sql`(${t.minDays} is null or ${t.minDays} >= 0) and (${t.maxDays} is null or ${t.maxDays} >= coalesce(${t.minDays}, 0))`,
+    ),
+  ],
+)
+
+export const discountTypes = ['percentage', 'fixed_amount'] as const
+export type DiscountType = (typeof discountTypes)[number]
+
+export const discounts = pgTable(
+  'discounts',
+  {
+    id: id(),
+    /** as entered; unique case-insensitively */
+    code: text('code').notNull(),
+    type: text('type', { enum: discountTypes }).notNull(),
+    /** percentage in basis points (12.5 % = 1250), for type percentage */
+    percentBps: integer('percent_bps'),
+    /** minor units, for type fixed_amount */
+    amountCents: bigint('amount_cents', { mode: 'number' }),
+    minSubtotalCents: bigint('min_subtotal_cents', { mode: 'number' }),
+    startsAt: tstz('starts_at'),
+    endsAt: tstz('ends_at'),
+    usageLimit: integer('usage_limit'),
+    usageLimitPerCustomer: integer('usage_limit_per_customer'),
+    /** redemptions so far; raised in the order's transaction by a conditional UPDATE */
+    timesUsed: integer('times_used').notNull().default(0),
+    isActive: boolean('is_active').notNull().default(true),
+    ...timestamps(),
+  },
+  (t) => [
+    uniqueIndex('discounts_code_lower_unique').on(sql`lower(${t.code})`),
+    check('discounts_type_check', oneOf(t.type, discountTypes)),
+    check(
+      'discounts_value_check',
+      sql`(${t.type} = 'percentage' and ${t.percentBps} between 0 and 10000 and ${t.amountCents} is null) or (${t.type} = 'fixed_amount' and ${t.amountCents} >= 0 and ${t.percentBps} is null)`,
+    ),
+    check(
+      'discounts_usage_check',
+      sql`${t.timesUsed} >= 0 and (${t.usageLimit} is null or ${t.timesUsed} <= ${t.usageLimit}) and (${t.usageLimitPerCustomer} is null or ${t.usageLimitPerCustomer} > 0)`,
+    ),
+  ],
+)
+
+export const discountRedemptions = pgTable(
+  'discount_redemptions',
+  {
+    id: id(),
+    discountId: uuid('discount_id')
+      .notNull()
+      .references(() => discounts.id, { onDelete: 'cascade' }),
+    orderId: uuid('order_id')
+      .notNull()
+      .references(() => orders.id, { onDelete: 'cascade' }),
+    userId: uuid('user_id').references(() => users.id, { onDelete: 'set null' }),
+    /** lower-cased buyer email (guests are counted by it) */
+    email: text('email').notNull(),
+    ...timestamps(),
+  },
+  (t) => [
+    uniqueIndex('discount_redemptions_order_id_unique').on(t.orderId),
+    index('discount_redemptions_discount_user_idx').on(t.discountId, t.userId),
+    index('discount_redemptions_discount_email_idx').on(t.discountId, t.email),
+  ],
+)
+
+// ---------------------------------------------------------------------------
 // relations
 // ---------------------------------------------------------------------------
 
@@ -427,6 +601,7 @@ export const ordersRelations = relations(orders, ({ one, many }) => ({
   fulfillments: many(fulfillments),
   trackingEvents: many(trackingEvents),
   returns: many(returns),
+  notes: many(orderNotes),
 }))
 
 export const orderItemsRelations = relations(orderItems, ({ one, many }) => ({
@@ -480,3 +655,7 @@ export type Payment = typeof payments.$inferSelect
 export type Refund = typeof refunds.$inferSelect
 export type Fulfillment = typeof fulfillments.$inferSelect
 export type Return = typeof returns.$inferSelect
+export type OrderNote = typeof orderNotes.$inferSelect
+export type TaxRate = typeof taxRates.$inferSelect
+export type ShippingRate = typeof shippingRates.$inferSelect
+export type Discount = typeof discounts.$inferSelect

@@ -53,6 +53,15 @@ const EnvSchema = z.object({
     .optional()
     .default('USD'),
   PRICES_INCLUDE_TAX: bool(false),
+  MAX_UNPAID_ORDERS_PER_BUYER: int(3, 1),
+  MAX_UNPAID_ORDERS_PER_IP: int(20, 1),
+  UNPAID_ORDER_TTL_MINUTES: int(60, 1),
+  UNPAID_MANUAL_ORDER_TTL_HOURS: int(72, 1),
+  RETURN_WINDOW_DAYS: int(30, 0),
+  /** JSON address labels are shipped from (Shippo) */
+  SHIP_FROM_ADDRESS: optionalString,
+  /** JSON parcel: length, width, height, distance_unit, mass_unit (Shippo) */
+  DEFAULT_PARCEL: optionalString,
   MAX_BODY_BYTES: int(1_000_000, 1024),
 
   STRIPE_SECRET_KEY: optionalString,
@@ -159,6 +168,11 @@ export function deployedWarnings(e: Env = env()): string[] {
 
 export function appVersion(e: Env = env()): string {
   return e.APP_VERSION ?? e.VERCEL_GIT_COMMIT_SHA?.slice(0, 7) ?? process.env.npm_package_version ?? '0.1.0'
+}
+
+/** Development falls back to a fixed, loudly-named secret; deployed environments require ORDER_TOKEN_SECRET. */
+export function orderTokenSecret(e: Env = env()): string {
+  return e.ORDER_TOKEN_SECRET ?? 'dev-only-insecure-order-token-secret-change-me-0123'
 }
 
 /** Development falls back to a fixed, loudly-named secret; deployed environments require JWT_SECRET. */
