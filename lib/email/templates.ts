@@ -13,6 +13,7 @@ export type EmailTemplate =
   | 'mfa_reset'
   | 'invite'
   | 'low_stock'
+  | 'order_confirmation'
 
 /** One line of a low-stock email (a product without variants, or one variant). */
 export interface LowStockLine {
@@ -106,6 +107,12 @@ export function renderEmail(template: EmailTemplate, data: Record<string, unknow
         'You will hear about an item again only after it has been restocked above its threshold.',
       ])
     }
+    case 'order_confirmation':
+      return make(`Your order #${String(data.order_number ?? '')}`, [
+        `Hi ${name},`,
+        `Thank you for your order #${String(data.order_number ?? '')} of ${String(data.total ?? '')} ${String(data.currency ?? '')}.`,
+        `${Number(data.item_count ?? 0)} item(s). We will email you again when it ships.`,
+      ])
     case 'mfa_reset':
       return make('Two-step verification was reset', [
         `Hi ${name},`,
