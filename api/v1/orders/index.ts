@@ -1,9 +1,27 @@
 import { methods } from '../../../lib/http/methods.js'
-import { route } from '../../../lib/http/route.js'
+import { json, route } from '../../../lib/http/route.js'
 import { checkout, OrderInput } from '../../../lib/orders/checkout.js'
+import { ListOrdersQuery, listOrders, OrderListSchema } from '../../../lib/orders/read.js'
 import { OrderSchema } from '../../../lib/orders/view.js'
 
 export const { GET, HEAD, OPTIONS, POST, PUT, PATCH, DELETE } = methods({
+  // GET /api/v1/orders – a customer's own orders; staff with orders.view: all
+  GET: route(
+    {
+      path: '/api/v1/orders',
+      summary: 'List orders',
+      description:
+        'Customers see their own orders (by account), staff with orders.view every order. Filters: ' +
+        '`status`, `financial_status`, `fulfillment_status`, `from`/`to` (created_at, inclusive; a date ' +
+        'covers its whole day), `email`. Newest first; `page`/`limit`, or `cursor` from ' +
+        '`pagination.next_cursor` (keyset, no total).',
+      tags: ['orders'],
+      auth: 'authenticated',
+      query: ListOrdersQuery,
+      response: OrderListSchema,
+    },
+    async ({ db, query, principal }) => json(await listOrders(db, query, principal!)),
+  ),
   // POST /api/v1/orders – checkout: one transaction, stock taken, payment started after the commit
   POST: route(
     {
