@@ -1,9 +1,10 @@
 import { randomBytes, randomUUID } from 'node:crypto'
 import { eq } from 'drizzle-orm'
-import { beforeAll, describe, expect, it } from 'vitest'
+import { beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import { orders, shippingRates, taxRates } from '../../db/schema/index.js'
 import { orderToken } from '../../lib/orders/access.js'
 import { getDb } from '../../lib/platform/db.js'
+import { resetEnv } from '../../lib/platform/env.js'
 import { catalogTestEnv, expectProblem } from '../support/catalog.js'
 import { makeProductRow, makeUser } from '../support/factories.js'
 import { type CallOptions, call } from '../support/http.js'
@@ -14,6 +15,12 @@ import { badCredentials } from '../support/token-cases.js'
 // else), PUT /orders/{order_id} (who may change what, and when).
 
 catalogTestEnv()
+// these tests place many unpaid orders per buyer; the caps have their own tests (orders-checkout)
+beforeEach(() => {
+  process.env.MAX_UNPAID_ORDERS_PER_BUYER = '1000'
+  process.env.MAX_UNPAID_ORDERS_PER_IP = '1000'
+  resetEnv()
+})
 const tag = () => randomBytes(4).toString('hex')
 const db = () => getDb()
 
