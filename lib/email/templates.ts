@@ -14,6 +14,7 @@ export type EmailTemplate =
   | 'invite'
   | 'low_stock'
   | 'order_confirmation'
+  | 'order_refunded'
 
 /** One line of a low-stock email (a product without variants, or one variant). */
 export interface LowStockLine {
@@ -112,6 +113,12 @@ export function renderEmail(template: EmailTemplate, data: Record<string, unknow
         `Hi ${name},`,
         `Thank you for your order #${String(data.order_number ?? '')} of ${String(data.total ?? '')} ${String(data.currency ?? '')}.`,
         `${Number(data.item_count ?? 0)} item(s). We will email you again when it ships.`,
+      ])
+    case 'order_refunded':
+      return make(`Refund for order ${String(data.order_number ?? '')}`, [
+        `Hi ${name},`,
+        `We refunded ${String(data.amount ?? '')} ${String(data.currency ?? '')} for order ${String(data.order_number ?? '')}.`,
+        'Depending on your bank it can take 5-10 days to show on your statement.',
       ])
     case 'mfa_reset':
       return make('Two-step verification was reset', [
