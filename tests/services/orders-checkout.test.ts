@@ -9,6 +9,7 @@ import {
   orders,
   products,
   productVariants,
+  users,
 } from '../../db/schema/index.js'
 import { driverKind, getDb } from '../../lib/platform/db.js'
 import { resetEnv } from '../../lib/platform/env.js'
@@ -169,5 +170,48 @@ describe('checkout races', () => {
     const one = await count(1)
     const twenty = await count(20)
     expect(twenty).toBe(one)
+  })
+
+  it('erasure racing a checkout never leaves an order with the erased person’s data', async () => {
+    const admin = await makeUser({ role: 'admin' })
+    const p = await makeProductRow({ inventoryQuantity: 1000, priceCents: 1000 })
+    const outcomes: string[] = []
+    for (let round = 0; round < 12; round++) {
+      const email = `erase-race-${tag()}@example.test`
+      const buyer = await makeUser({ role: 'customer', email, emailVerifiedAt: new Date() })
+      const checkoutCall = call('POST', '/api/v1/orders', {
+        token: buyer.token,
+        body: { items: [{ product_id: p.id, quantity: 1 }], shipping_address: IL, notes: 'ring twice' },
+      })
+      const guestCall = call('POST', '/api/v1/orders', {
+        body: { items: [{ product_id: p.id, quantity: 1 }], shipping_address: IL, customer_email: email },
+      })
+      const eraseCall = call('DELETE', `/api/v1/users/${buyer.user.id}`, { token: admin.token })
+      const [own, guest, erased] = await Promise.all(
+        round % 2 ? [checkoutCall, guestCall, eraseCall] : [checkoutCall, Promise.resolve(null), eraseCall],
+      )
+      outcomes.push(`${own!.status}/${guest?.status ?? '-'}/${erased!.status}`)
+      const left = await db
+        .select()
+        .from(orders)
+        .where(sql`${orders.userId} = ${buyer.user.id} or lower(${orders.email}) = ${email}`)
+      if (erased!.status === 204) {
+        // erased: any order placed before it was scrubbed, none placed for the account after it
+        expect(own!.status).not.toBe(201)
+        // a guest order that waited for the erasure is a new order by whoever gives that email now
+        const [u] = await db.select().from(users).where(eq(users.id, buyer.user.id))
+        for (const o of left) {
+          expect(o.userId).toBeNull()
+          expect(o.createdAt.getTime()).toBeGreaterThanOrEqual(u!.deletedAt!.getTime())
+        }
+      } else {
+        // an order won the race: erasure refused while it is open, nothing scrubbed
+        expect(erased!.status).toBe(409)
+        expect(erased!.body.code).toBe('user_has_open_orders')
+        expect(left.length).toBeGreaterThan(0)
+        for (const o of left) expect(o.email).toBe(email)
+      }
+    }
+    expect(outcomes).toHaveLength(12)
   })
 })
