@@ -113,6 +113,15 @@ describe('GET /orders/{order_id}: who may see an order', () => {
     expectProblem(await get(`/api/v1/orders/${g.id}`, { token: bob.token }), 404)
   })
 
+  it('treats every bad credential of the owner as no one: 404, never the order', async () => {
+    const o = await order({ as: alice })
+    for (const { label, opts } of await badCredentials(alice)) {
+      const res = await get(`/api/v1/orders/${o.id}`, opts)
+      expect(res.status, label).toBe(404)
+      expect(res.body.id, label).toBeUndefined()
+    }
+  })
+
   it('422 for an id that is not a uuid', async () => {
     expectProblem(await get('/api/v1/orders/not-an-id', { token: alice.token }), 422)
   })
