@@ -79,6 +79,36 @@ describe('checkout races', () => {
     ).toEqual([0, 1, 2, 3, 4])
   })
 
+  it('carts naming the same items in different orders queue instead of deadlocking', async () => {
+    const plain = await Promise.all(
+      Array.from({ length: 3 }, () => makeProductRow({ inventoryQuantity: 100, priceCents: 100 })),
+    )
+    const parent = await makeProductRow({ priceCents: 100 })
+    const variants = await Promise.all(
+      Array.from({ length: 3 }, () => makeVariantRow(parent.id, { inventoryQuantity: 100 })),
+    )
+    const lines = [
+      ...plain.map((p) => ({ product_id: p.id, quantity: 1 })),
+      ...variants.map((v) => ({ product_id: parent.id, variant_id: v.id, quantity: 1 })),
+    ]
+    const results = await Promise.all(
+      Array.from({ length: 24 }, (_, i) => {
+        // every buyer its own rotation, half of them reversed
+        const rotated = [...lines.slice(i % lines.length), ...lines.slice(0, i % lines.length)]
+        return guestOrder(i % 2 ? rotated.reverse() : rotated)
+      }),
+    )
+    expect(results.map((r) => r.status)).toEqual(Array(24).fill(201))
+    for (const p of plain) {
+      const [row] = await db.select().from(products).where(eq(products.id, p.id))
+      expect(row!.inventoryQuantity).toBe(76)
+    }
+    for (const v of variants) {
+      const [row] = await db.select().from(productVariants).where(eq(productVariants.id, v.id))
+      expect(row!.inventoryQuantity).toBe(76)
+    }
+  })
+
   it('one variant on two lines takes both: 10 racing carts of 2+1 units for 9 units sell exactly 3', async () => {
     const parent = await makeProductRow({ priceCents: 1000 })
     const v = await makeVariantRow(parent.id, { inventoryQuantity: 9 })
