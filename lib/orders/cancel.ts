@@ -67,14 +67,19 @@ async function cancelIntent(db: Db, order: FullOrder, actorId: string | null): P
       await recordSucceeded(db, order, pi, actorId)
       throw conflict('payment_succeeded', 'The order was paid meanwhile; it was not cancelled.')
     }
-    if (pi.status !== 'canceled') await client.paymentIntents.cancel(pi.id, { cancellation_reason: 'abandoned' })
+    if (pi.status !== 'canceled')
+      await client.paymentIntents.cancel(pi.id, { cancellation_reason: 'abandoned' })
   } catch (err) {
     if (err instanceof ProblemError) throw err
     log.warn('PaymentIntent could not be cancelled; the order stays pending', {
       order_id: order.id,
       err: safeError(err),
     })
-    throw new ProblemError(502, 'payment_provider_error', 'The payment provider could not cancel the payment; try again.')
+    throw new ProblemError(
+      502,
+      'payment_provider_error',
+      'The payment provider could not cancel the payment; try again.',
+    )
   }
 }
 
@@ -110,7 +115,8 @@ export async function cancelOrder(db: Db, orderId: string, opts: CancelOptions):
     // the full refund just made may have ended the order `refunded`; that is this cancellation's own step
     const status = paidBefore && locked.status === 'refunded' ? 'processing' : locked.status
     checkCancellable({ status, financialStatus: locked.financialStatus }, anyShipped(now))
-    if (!paidBefore && isPaid(locked)) throw conflict('payment_succeeded', 'The order was paid meanwhile; it was not cancelled.')
+    if (!paidBefore && isPaid(locked))
+      throw conflict('payment_succeeded', 'The order was paid meanwhile; it was not cancelled.')
     await cancelInTx(tx, now, opts, paidBefore)
   })
 }
@@ -121,7 +127,8 @@ async function cancelInTx(tx: Runner, order: FullOrder, opts: CancelOptions, pai
   const restocked = new Map<string, number>()
   for (const r of order.refunds) {
     if (!r.restock || r.status === 'failed') continue
-    for (const l of r.items) restocked.set(l.order_item_id, (restocked.get(l.order_item_id) ?? 0) + l.quantity)
+    for (const l of r.items)
+      restocked.set(l.order_item_id, (restocked.get(l.order_item_id) ?? 0) + l.quantity)
   }
   await returnStock(
     tx,
@@ -135,7 +142,9 @@ async function cancelInTx(tx: Runner, order: FullOrder, opts: CancelOptions, pai
   await tx
     .update(fulfillments)
     .set({ status: 'cancelled', updatedAt: at })
-    .where(and(eq(fulfillments.orderId, order.id), inArray(fulfillments.status, ['pending', 'label_created'])))
+    .where(
+      and(eq(fulfillments.orderId, order.id), inArray(fulfillments.status, ['pending', 'label_created'])),
+    )
   // nothing shipped: every unit is cancelled, none counts as fulfilled any more
   await tx
     .update(orderItems)
@@ -148,7 +157,12 @@ async function cancelInTx(tx: Runner, order: FullOrder, opts: CancelOptions, pai
     await tx
       .update(payments)
       .set({ status: 'cancelled', updatedAt: at })
-      .where(and(eq(payments.orderId, order.id), notInArray(payments.status, ['succeeded', 'failed', 'cancelled'])))
+      .where(
+        and(
+          eq(payments.orderId, order.id),
+          notInArray(payments.status, ['succeeded', 'failed', 'cancelled']),
+        ),
+      )
   }
   await tx
     .update(orders)

@@ -1,5 +1,5 @@
 import { and, eq } from 'drizzle-orm'
-import { type PaymentProvider, payments, orders } from '../../db/schema/index.js'
+import { orders, type PaymentProvider, payments } from '../../db/schema/index.js'
 import { recordTransitions } from '../orders/history.js'
 import type { Runner } from '../orders/view.js'
 
