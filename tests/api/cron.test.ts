@@ -38,7 +38,12 @@ import { countStatements } from '../support/statements.js'
 
 const server = useMsw()
 const SECRET = 'cron-secret-for-tests-0123456789abcdef'
-const JOBS = ['/api/cron/low-stock', '/api/cron/outbox', '/api/cron/cleanup'] as const
+const JOBS = [
+  '/api/cron/low-stock',
+  '/api/cron/outbox',
+  '/api/cron/cleanup',
+  '/api/cron/release-unpaid',
+] as const
 
 /** A run as Vercel's scheduler makes it. */
 const run = (path: (typeof JOBS)[number]) => call('GET', path, { token: SECRET })
