@@ -12,7 +12,7 @@ import {
 import type { Principal } from '../auth/permissions.js'
 import { conflict, forbidden, ProblemError } from '../http/errors.js'
 import { applyPayment } from '../payments/apply.js'
-import { stripe } from '../payments/stripe.js'
+import { fromStripeAmount, stripe, toStripeAmount } from '../payments/stripe.js'
 import type { Db } from '../platform/db.js'
 import { log, safeError } from '../platform/logger.js'
 import { illegalTransition, lockOrder, recordTransitions } from './history.js'
@@ -55,6 +55,8 @@ const anyShipped = (o: FullOrder) => o.fulfillments.some((f) => !UNSHIPPED.inclu
 export interface CancelOptions {
   actorId: string | null
   reason: string
+  /** the unpaid-order cron: leave the order alone (false) unless it is still pending and unpaid */
+  onlyUnpaid?: boolean
 }
 
 /** Cancel the PaymentIntent of a pending Stripe order; when it turns out paid, apply the payment and 409. */
@@ -64,6 +66,8 @@ async function cancelIntent(db: Db, order: FullOrder, actorId: string | null): P
   try {
     pi = await client.paymentIntents.retrieve(order.paymentIntentId!)
     if (pi.status === 'succeeded') {
+      // a payment of another amount is refunded by its webhook; the order is cancelled all the same
+      if (!paysInFull(order, pi)) return
       await recordSucceeded(db, order, pi, actorId)
       throw conflict('payment_succeeded', 'The order was paid meanwhile; it was not cancelled.')
     }
@@ -83,8 +87,20 @@ async function cancelIntent(db: Db, order: FullOrder, actorId: string | null): P
   }
 }
 
+/** Whether a succeeded PaymentIntent pays exactly this order (Stripe's units, same currency). */
+export function paysInFull(
+  order: Pick<FullOrder, 'totalAmountCents' | 'currency'>,
+  pi: Stripe.PaymentIntent,
+): boolean {
+  if (pi.currency.toUpperCase() !== order.currency) return false
+  try {
+    return pi.amount_received === toStripeAmount(order.totalAmountCents, order.currency)
+  } catch {
+    return false
+  }
+}
+
 async function recordSucceeded(db: Db, order: FullOrder, pi: Stripe.PaymentIntent, actorId: string | null) {
-  const { fromStripeAmount } = await import('../payments/stripe.js')
   await db.transaction(async (tx) => {
     const locked = await lockOrder(tx, order.id)
     if (locked.status !== 'pending' || locked.financialStatus !== 'pending') return
@@ -100,9 +116,10 @@ async function recordSucceeded(db: Db, order: FullOrder, pi: Stripe.PaymentInten
 }
 
 /** Cancel the order (rights already checked); 409 illegal_transition when it is past cancelling. */
-export async function cancelOrder(db: Db, orderId: string, opts: CancelOptions): Promise<void> {
+export async function cancelOrder(db: Db, orderId: string, opts: CancelOptions): Promise<boolean> {
   const order = await loadOrder(db, orderId)
-  if (!order) return
+  if (!order) return false
+  if (opts.onlyUnpaid && (order.status !== 'pending' || order.financialStatus !== 'pending')) return false
   checkCancellable(order, anyShipped(order))
   if (!isPaid(order) && order.paymentIntentId) await cancelIntent(db, order, opts.actorId)
   const paidBefore = isPaid(order)
@@ -119,6 +136,7 @@ export async function cancelOrder(db: Db, orderId: string, opts: CancelOptions):
       throw conflict('payment_succeeded', 'The order was paid meanwhile; it was not cancelled.')
     await cancelInTx(tx, now, opts, paidBefore)
   })
+  return true
 }
 
 async function cancelInTx(tx: Runner, order: FullOrder, opts: CancelOptions, paid: boolean): Promise<void> {

@@ -1,13 +1,13 @@
 import { and, asc, eq, isNotNull, isNull, lt, or } from 'drizzle-orm'
 import { z } from 'zod'
 import { orders } from '../../db/schema/index.js'
-import { cancelOrder } from '../orders/cancel.js'
+import { cancelOrder, paysInFull } from '../orders/cancel.js'
 import { lockOrder } from '../orders/history.js'
 import type { Db } from '../platform/db.js'
 import { env } from '../platform/env.js'
 import { log, safeError } from '../platform/logger.js'
 import { applyPayment } from './apply.js'
-import { fromStripeAmount, stripe, stripeEnabled, toStripeAmount } from './stripe.js'
+import { fromStripeAmount, stripe, stripeEnabled } from './stripe.js'
 
 // GET /api/cron/release-unpaid (every 15 minutes): pending orders older than their TTL give their stock
 // back. A Stripe order (UNPAID_ORDER_TTL_MINUTES) asks Stripe first: a succeeded PaymentIntent whose
@@ -73,9 +73,8 @@ async function releaseOne(
     if (pi.status === 'succeeded') {
       const applied = await db.transaction(async (tx) => {
         const order = await lockOrder(tx, o.id)
-        if (order.status !== 'pending' || order.financialStatus !== 'pending') return false
-        const expected = toStripeAmount(order.totalAmountCents, order.currency)
-        if (pi.amount_received !== expected || pi.currency.toUpperCase() !== order.currency) return false
+        if (order.status !== 'pending' || order.financialStatus !== 'pending') return 'moved' as const
+        if (!paysInFull(order, pi)) return 'mismatch' as const
         await applyPayment(tx, o.id, {
           provider: 'stripe',
           amountCents: fromStripeAmount(pi.amount_received, pi.currency),
@@ -84,13 +83,19 @@ async function releaseOne(
           actorId: null,
           reason: 'payment found by the unpaid-order cron',
         })
-        return true
+        return 'paid' as const
       })
-      // a mismatched payment is left to its webhook (refunded at once, flagged)
-      return applied ? 'paid' : 'skipped'
+      if (applied === 'paid') return 'paid'
+      // paid or cancelled meanwhile (its webhook won the race): nothing to release
+      if (applied === 'moved') return 'skipped'
+      // a payment of another amount is refunded by its webhook: the order is released like an unpaid one
     }
     // cancelOrder cancels the PaymentIntent first, then the order
   }
-  await cancelOrder(db, o.id, { actorId: null, reason: 'unpaid: released after its time limit' })
-  return 'cancelled'
+  const cancelled = await cancelOrder(db, o.id, {
+    actorId: null,
+    reason: 'unpaid: released after its time limit',
+    onlyUnpaid: true,
+  })
+  return cancelled ? 'cancelled' : 'skipped'
 }

@@ -246,6 +246,20 @@ describe('GET /api/cron/release-unpaid', () => {
     expect(await db.select().from(refunds).where(eq(refunds.orderId, gone.order.id))).toHaveLength(0)
   })
 
+  it('releases an order whose PaymentIntent succeeded with another amount (its webhook refunds it)', async () => {
+    const db = await getDb()
+    const { order } = await orderInState({ financialStatus: 'pending', stripe: fake })
+    await db.update(orders).set({ createdAt: old }).where(eq(orders.id, order.id))
+    const pi = fake.setStatus(order.paymentIntentId!, 'succeeded')
+    pi.amount_received = 100
+    expect((await run()).body).toMatchObject({ cancelled: 1, paid: 0, failed: 0 })
+    expect(await reload(order.id)).toMatchObject({
+      status: 'cancelled',
+      financialStatus: 'voided',
+      paidAmountCents: 0,
+    })
+  })
+
   it('needs the cron secret', async () => {
     expectProblem(await call('GET', '/api/cron/release-unpaid'), 401)
   })
