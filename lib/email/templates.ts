@@ -13,6 +13,7 @@ export type EmailTemplate =
   | 'mfa_reset'
   | 'invite'
   | 'low_stock'
+  | 'order_shipped'
 
 /** One line of a low-stock email (a product without variants, or one variant). */
 export interface LowStockLine {
@@ -21,6 +22,13 @@ export interface LowStockLine {
   name: string
   quantity: number
   threshold: number
+}
+
+/** One shipment of an order-shipped email. */
+export interface ShipmentLine {
+  carrier: string | null
+  tracking_number: string | null
+  tracking_url: string | null
 }
 
 export interface RenderedEmail {
@@ -104,6 +112,18 @@ export function renderEmail(template: EmailTemplate, data: Record<string, unknow
         ...items.map((i) => `${i.sku} – ${i.name}: ${i.quantity} left (threshold ${i.threshold})`),
         ...(more > 0 ? [`…and ${more} more.`] : []),
         'You will hear about an item again only after it has been restocked above its threshold.',
+      ])
+    }
+    case 'order_shipped': {
+      const shipments = Array.isArray(data.shipments) ? (data.shipments as ShipmentLine[]) : []
+      return make(`Order ${String(data.order_number ?? '')} is on its way`, [
+        `Hi ${name},`,
+        `Your order ${String(data.order_number ?? '')} has shipped.`,
+        ...shipments.map((s) =>
+          [s.carrier, s.tracking_number ? `tracking number ${s.tracking_number}` : null, s.tracking_url]
+            .filter(Boolean)
+            .join(' – '),
+        ).filter(Boolean),
       ])
     }
     case 'mfa_reset':
