@@ -13,6 +13,7 @@ export type EmailTemplate =
   | 'mfa_reset'
   | 'invite'
   | 'low_stock'
+  | 'order_refunded'
   | 'order_shipped'
 
 /** One line of a low-stock email (a product without variants, or one variant). */
@@ -114,6 +115,12 @@ export function renderEmail(template: EmailTemplate, data: Record<string, unknow
         'You will hear about an item again only after it has been restocked above its threshold.',
       ])
     }
+    case 'order_refunded':
+      return make(`Refund for order ${String(data.order_number ?? '')}`, [
+        `Hi ${name},`,
+        `We refunded ${String(data.amount ?? '')} ${String(data.currency ?? '')} for order ${String(data.order_number ?? '')}.`,
+        'Depending on your bank it can take 5-10 days to show on your statement.',
+      ])
     case 'order_shipped': {
       const shipments = Array.isArray(data.shipments) ? (data.shipments as ShipmentLine[]) : []
       return make(`Order ${String(data.order_number ?? '')} is on its way`, [
