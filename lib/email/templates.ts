@@ -126,11 +126,13 @@ export function renderEmail(template: EmailTemplate, data: Record<string, unknow
       return make(`Order ${String(data.order_number ?? '')} is on its way`, [
         `Hi ${name},`,
         `Your order ${String(data.order_number ?? '')} has shipped.`,
-        ...shipments.map((s) =>
-          [s.carrier, s.tracking_number ? `tracking number ${s.tracking_number}` : null, s.tracking_url]
-            .filter(Boolean)
-            .join(' – '),
-        ).filter(Boolean),
+        ...shipments
+          .map((s) =>
+            [s.carrier, s.tracking_number ? `tracking number ${s.tracking_number}` : null, s.tracking_url]
+              .filter(Boolean)
+              .join(' – '),
+          )
+          .filter(Boolean),
       ])
     }
     case 'mfa_reset':

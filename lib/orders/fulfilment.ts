@@ -110,7 +110,8 @@ export async function fulfilLines(
   const wanted = lines
     ? checkLines(order.items, lines, remaining, 'fulfilled')
     : new Map(order.items.filter((i) => remaining(i) > 0).map((i) => [i.id, remaining(i)]))
-  if (wanted.size === 0) throw conflict('nothing_to_fulfill', 'Every unit of this order is already fulfilled.')
+  if (wanted.size === 0)
+    throw conflict('nothing_to_fulfill', 'Every unit of this order is already fulfilled.')
 
   const [fulfilment] = await tx
     .insert(fulfillments)

@@ -1,6 +1,12 @@
 import { asc, eq } from 'drizzle-orm'
 import { z } from 'zod'
-import { type OrderNote, orderNotes, orderStatusHistory, statusHistoryTypes, users } from '../../db/schema/index.js'
+import {
+  type OrderNote,
+  orderNotes,
+  orderStatusHistory,
+  statusHistoryTypes,
+  users,
+} from '../../db/schema/index.js'
 import type { Db } from '../platform/db.js'
 import type { Runner } from './view.js'
 

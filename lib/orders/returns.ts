@@ -1,6 +1,6 @@
-import { and, count, desc, eq, type SQL, sql } from 'drizzle-orm'
+import { and, count, desc, eq, inArray, isNull, type SQL, sql } from 'drizzle-orm'
 import { z } from 'zod'
-import { orderItems, orders, type Return, returns, returnStatuses } from '../../db/schema/index.js'
+import { orderItems, orders, type Return, refunds, returnStatuses, returns } from '../../db/schema/index.js'
 import type { Principal } from '../auth/permissions.js'
 import { conflict, forbidden, notFound, unprocessable } from '../http/errors.js'
 import { offsetOf, PageQuery, PaginationSchema, pagination } from '../http/pagination.js'
@@ -170,22 +170,20 @@ async function settleReturned(tx: Runner, order: FullOrder, actorId: string | nu
   const delivered = deliveredUnits(order)
   const all = order.items.every((i) => i.returnedQuantity >= (delivered.get(i.id) ?? 0))
   if (!all) return
-  await tx
-    .update(orders)
-    .set({ status: 'returned', updatedAt: now() })
-    .where(eq(orders.id, order.id))
+  await tx.update(orders).set({ status: 'returned', updatedAt: now() }).where(eq(orders.id, order.id))
   await recordTransitions(tx, order.id, actorId, [
     { type: 'order', from: 'delivered', to: 'returned', reason: `return ${rma} received` },
   ])
 }
 
 /**
- * POST /returns/{id}/receive: the goods are back. In one transaction the lines' returned quantities rise
- * and, when asked, the units go back into stock; the return is `received`. With `refund` the units are
- * then refunded (refundOrder, its own transaction and the payment provider) and the return ends
- * `refunded`. If that refund fails the return stays `received` with no refund, and receiving it again
- * with `refund` only refunds (nothing is counted or restocked twice). The order becomes `returned` when
- * every delivered unit has come back (after the refund, when there is one).
+ * POST /returns/{id}/receive: the goods are back. In one transaction the lines' returned quantities rise,
+ * the units go back into stock when asked, the return is `received`, and the order becomes `returned`
+ * when every delivered unit has come back. With `refund` the units are then refunded (refundOrder: its
+ * own transactions and the payment provider) and the return ends `refunded`. The refund is claimed on
+ * the return inside the refund's own transaction (refund_id), so one return is never refunded twice; if
+ * the refund fails the return stays `received`, and receiving it again with `refund` only refunds
+ * (nothing is counted or restocked twice).
  */
 export async function receiveReturn(
   db: Db,
@@ -202,10 +200,25 @@ export async function receiveReturn(
     ])
   }
   const actorId = principal.userId
-  const { orderId, ret } = await db.transaction(async (tx) => {
+  const { orderId, ret, refundDone } = await db.transaction(async (tx) => {
     const { order, ret } = await lockReturn(tx, returnId)
-    if (ret.status === 'received' && input.refund && !ret.refundId) {
-      return { orderId: order.id, ret } // a refund that failed before: refund only
+    if (input.refund && !['paid', 'partially_refunded'].includes(order.financialStatus)) {
+      throw illegalTransition('refund', order)
+    }
+    if (ret.status === 'received' && input.refund) {
+      // a refund that did not finish before: refund only, or just record the one that went through
+      const prior = ret.refundId
+        ? (await tx.select({ status: refunds.status }).from(refunds).where(eq(refunds.id, ret.refundId)))[0]
+        : undefined
+      if (prior?.status === 'pending') {
+        throw conflict('refund_in_progress', 'The refund of this return is still being made.')
+      }
+      if (prior?.status === 'succeeded') {
+        await tx.update(returns).set({ status: 'refunded', updatedAt: now() }).where(eq(returns.id, ret.id))
+        return { orderId: order.id, ret, refundDone: true }
+      }
+      if (ret.refundId) await tx.update(returns).set({ refundId: null }).where(eq(returns.id, ret.id))
+      return { orderId: order.id, ret, refundDone: false }
     }
     if (!OPEN.includes(ret.status)) throw illegalReturn('receive', ret)
     const lines = ret.items
@@ -224,7 +237,11 @@ export async function receiveReturn(
         tx,
         lines.map((l) => {
           const item = order.items.find((i) => i.id === l.order_item_id)
-          return { productId: item?.productId ?? null, variantId: item?.variantId ?? null, quantity: l.quantity }
+          return {
+            productId: item?.productId ?? null,
+            variantId: item?.variantId ?? null,
+            quantity: l.quantity,
+          }
         }),
         { orderId: order.id, actorId, reason: 'return_restock' },
       )
@@ -234,30 +251,63 @@ export async function receiveReturn(
       .update(returns)
       .set({ status: 'received', restock: input.restock ?? false, receivedAt: at, actorId, updatedAt: at })
       .where(eq(returns.id, ret.id))
-    if (!input.refund) await settleReturned(tx, order, actorId, ret.rmaNumber)
-    return { orderId: order.id, ret }
-  })
-  if (!input.refund) return orderId
-
-  const { refundId } = await refundOrder(
-    db,
-    orderId,
-    {
-      items: ret.items,
-      refundShipping: input.refund_shipping ?? false,
-      reason: `return ${ret.rmaNumber}`,
-      restock: false,
-      returnId: ret.id,
-    },
-    { actorId },
-  )
-  await db.transaction(async (tx) => {
-    const { order } = await lockReturn(tx, ret.id)
-    await tx
-      .update(returns)
-      .set({ status: 'refunded', refundId, updatedAt: now() })
-      .where(and(eq(returns.id, ret.id), eq(returns.status, 'received')))
     await settleReturned(tx, order, actorId, ret.rmaNumber)
+    return { orderId: order.id, ret, refundDone: false }
   })
+  if (input.refund && !refundDone)
+    await refundReturn(db, orderId, ret, input.refund_shipping ?? false, actorId)
   return orderId
+}
+
+async function refundReturn(
+  db: Db,
+  orderId: string,
+  ret: Return,
+  refundShipping: boolean,
+  actorId: string | null,
+): Promise<void> {
+  let refundId: string
+  try {
+    ;({ refundId } = await refundOrder(
+      db,
+      orderId,
+      {
+        items: ret.items,
+        refundShipping,
+        reason: `return ${ret.rmaNumber}`,
+        restock: false,
+        returnId: ret.id,
+      },
+      { actorId },
+      {
+        within: async (tx, id) => {
+          const claimed = await tx
+            .update(returns)
+            .set({ refundId: id, updatedAt: now() })
+            .where(and(eq(returns.id, ret.id), eq(returns.status, 'received'), isNull(returns.refundId)))
+            .returning({ id: returns.id })
+          if (!claimed.length) throw conflict('refund_in_progress', 'This return is being refunded already.')
+        },
+      },
+    ))
+  } catch (err) {
+    // a refund the provider refused is `failed`: the return may be refunded again later
+    await db
+      .update(returns)
+      .set({ refundId: null, updatedAt: now() })
+      .where(
+        and(
+          eq(returns.id, ret.id),
+          inArray(
+            returns.refundId,
+            db.select({ id: refunds.id }).from(refunds).where(eq(refunds.status, 'failed')),
+          ),
+        ),
+      )
+    throw err
+  }
+  await db
+    .update(returns)
+    .set({ status: 'refunded', updatedAt: now() })
+    .where(and(eq(returns.id, ret.id), eq(returns.refundId, refundId)))
 }

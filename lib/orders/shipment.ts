@@ -36,7 +36,9 @@ export const everythingShipped = (o: FullOrder) =>
 
 /** Every shipped unit is delivered and none remain. */
 export const everythingDelivered = (o: FullOrder) =>
-  o.items.every((i) => remaining(i) === 0) && live(o).length > 0 && live(o).every((f) => f.status === 'delivered')
+  o.items.every((i) => remaining(i) === 0) &&
+  live(o).length > 0 &&
+  live(o).every((f) => f.status === 'delivered')
 
 /**
  * Under the order's lock: check /ship may run and pick the fulfilments it ships. Without a
@@ -134,7 +136,10 @@ async function markShipped(
         tracking_url: s.trackingUrl,
       })),
     },
-    dedupeKey: `order_shipped:${shipped.map((s) => s.id).sort().join(',')}`,
+    dedupeKey: `order_shipped:${shipped
+      .map((s) => s.id)
+      .sort()
+      .join(',')}`,
   })
   return [emailId]
 }
@@ -193,7 +198,9 @@ export async function settleDelivery(
     .update(orders)
     .set({ status: 'delivered', deliveredAt: at, updatedAt: at })
     .where(eq(orders.id, order.id))
-  await recordTransitions(tx, order.id, actorId, [{ type: 'order', from: 'shipped', to: 'delivered', reason }])
+  await recordTransitions(tx, order.id, actorId, [
+    { type: 'order', from: 'shipped', to: 'delivered', reason },
+  ])
   order.status = 'delivered'
   order.deliveredAt = at
 }

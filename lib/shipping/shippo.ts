@@ -1,19 +1,13 @@
 import { and, eq, inArray, sql } from 'drizzle-orm'
 import type { Rate, Shippo, Transaction } from 'shippo'
 import { z } from 'zod'
-import {
-  type Address,
-  fulfillments,
-  orderItems,
-  products,
-  productVariants,
-} from '../../db/schema/index.js'
+import { type Address, fulfillments, orderItems, products, productVariants } from '../../db/schema/index.js'
 import { conflict, ProblemError, unprocessable } from '../http/errors.js'
+import type { FullOrder } from '../orders/view.js'
 import { now } from '../platform/clock.js'
 import type { Db } from '../platform/db.js'
 import { env } from '../platform/env.js'
 import { log, safeError } from '../platform/logger.js'
-import type { FullOrder } from '../orders/view.js'
 
 // Shipping labels through the official Shippo SDK: a shipment from SHIP_FROM_ADDRESS to the order's
 // shipping address with DEFAULT_PARCEL and the packed items' weight, its cheapest rate (or the one
@@ -73,7 +67,10 @@ function setting<T extends z.ZodType>(name: 'SHIP_FROM_ADDRESS' | 'DEFAULT_PARCE
     throw notConfigured(`${name} is not valid JSON; fix it, ${hint}.`)
   }
   const r = schema.safeParse(parsed)
-  if (!r.success) throw notConfigured(`${name} is not a valid ${name === 'DEFAULT_PARCEL' ? 'parcel' : 'address'}; fix it, ${hint}.`)
+  if (!r.success)
+    throw notConfigured(
+      `${name} is not a valid ${name === 'DEFAULT_PARCEL' ? 'parcel' : 'address'}; fix it, ${hint}.`,
+    )
   return r.data
 }
 
@@ -93,7 +90,13 @@ async function shippo(): Promise<Shippo> {
     client = {
       key,
       base,
-      sdk: new Shippo({ apiKeyHeader: header, serverURL: base, timeoutMs: SHIPPO_TIMEOUT_MS }),
+      // no SDK retries: a retried purchase whose first answer was lost would buy a second label
+      sdk: new Shippo({
+        apiKeyHeader: header,
+        serverURL: base,
+        timeoutMs: SHIPPO_TIMEOUT_MS,
+        retryConfig: { strategy: 'none' },
+      }),
     }
   }
   return client.sdk
@@ -154,7 +157,8 @@ async function parcelWeight(
     : []
   const grams = new Map(rows.map((r) => [r.id, Number(r.grams ?? 0)]))
   const total = packed.reduce((s, i) => s + (grams.get(i.orderItemId) ?? 0) * i.quantity, 0)
-  if (total > 0) return String(Math.max(0.001, Math.round((total / GRAMS_PER[parcel.mass_unit]) * 1000) / 1000))
+  if (total > 0)
+    return String(Math.max(0.001, Math.round((total / GRAMS_PER[parcel.mass_unit]) * 1000) / 1000))
   if (parcel.weight) return parcel.weight
   throw notConfigured('The items carry no weight; give products a weight or DEFAULT_PARCEL a weight.')
 }
@@ -252,7 +256,13 @@ export async function ensureLabel(
     const [retaken] = await db
       .update(fulfillments)
       .set({ updatedAt: now() })
-      .where(and(eq(fulfillments.id, f.id), eq(fulfillments.providerShipmentId, claim), eq(fulfillments.updatedAt, f.updatedAt)))
+      .where(
+        and(
+          eq(fulfillments.id, f.id),
+          eq(fulfillments.providerShipmentId, claim),
+          eq(fulfillments.updatedAt, f.updatedAt),
+        ),
+      )
       .returning({ id: fulfillments.id })
     if (!retaken) throw inProgress()
     return purchase(db, sdk, f.id, claim, rate, metadata)
@@ -314,7 +324,10 @@ async function purchase(
       .update(fulfillments)
       .set({ providerShipmentId: null, updatedAt: now() })
       .where(and(eq(fulfillments.id, fulfilmentId), eq(fulfillments.providerShipmentId, claim)))
-    const why = (t.messages ?? []).map((m) => m.text).filter(Boolean).join(' ')
+    const why = (t.messages ?? [])
+      .map((m) => m.text)
+      .filter(Boolean)
+      .join(' ')
     throw new ProblemError(502, 'label_purchase_failed', `Shippo refused the label${why ? `: ${why}` : '.'}`)
   }
   throw inProgress()

@@ -1,20 +1,15 @@
 import { createHash, timingSafeEqual } from 'node:crypto'
 import { and, asc, eq, inArray, ne } from 'drizzle-orm'
 import { z } from 'zod'
-import {
-  fulfillments,
-  type ShipmentStatus,
-  trackingEvents,
-  webhookEvents,
-} from '../../db/schema/index.js'
+import { fulfillments, type ShipmentStatus, trackingEvents, webhookEvents } from '../../db/schema/index.js'
 import { badRequest, notFound, unauthorized } from '../http/errors.js'
-import { now } from '../platform/clock.js'
-import type { Db } from '../platform/db.js'
-import { env } from '../platform/env.js'
 import { isShipped, lockFullOrder } from '../orders/fulfilment.js'
 import { addFlag } from '../orders/history.js'
 import { settleDelivery } from '../orders/shipment.js'
 import type { FullOrder, Runner } from '../orders/view.js'
+import { now } from '../platform/clock.js'
+import type { Db } from '../platform/db.js'
+import { env } from '../platform/env.js'
 
 // Tracking: Shippo's `track_updated` webhook moves shipments along (TRANSIT -> in_transit, DELIVERED ->
 // delivered, FAILURE/RETURNED -> failed/returned and a staff flag) and keeps every carrier scan as a
@@ -126,7 +121,11 @@ export async function handleShippoEvent(db: Db, rawBody: string): Promise<Webhoo
         provider: 'shippo',
         eventId,
         type: event.event,
-        payload: { tracking_number: trackingNumber, status: current.status, status_date: current.status_date },
+        payload: {
+          tracking_number: trackingNumber,
+          status: current.status,
+          status_date: current.status_date,
+        },
         processedAt: now(),
       })
       .onConflictDoNothing()
