@@ -2,15 +2,20 @@ import { eq } from 'drizzle-orm'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { inventoryLedger, returns } from '../../db/schema/index.js'
 import { orderToken } from '../../lib/orders/access.js'
+import { resetStripeClient } from '../../lib/payments/stripe.js'
 import { getDb } from '../../lib/platform/db.js'
 import { as, callers, catalogTestEnv, expectProblem } from '../support/catalog.js'
 import { restoreEnv, setEnv } from '../support/env.js'
 import { makeUser } from '../support/factories.js'
 import { setOrder, shippableOrder, stockOf } from '../support/fulfilment.js'
 import { call } from '../support/http.js'
+import { KEYS, useMsw } from '../support/msw.js'
+import { orderInState } from '../support/orders-payments.js'
+import { useFakeStripe } from '../support/stripe.js'
 import { badCredentials } from '../support/token-cases.js'
 
 catalogTestEnv()
+const server = useMsw()
 let people: Awaited<ReturnType<typeof callers>>
 
 beforeEach(async () => {
@@ -262,5 +267,48 @@ describe('POST /returns/{return_id}/approve | reject | receive', () => {
         expect(res.status, `${action} ${c.label}`).toBe(401)
       }
     }
+  })
+})
+
+describe('receive with a refund through Stripe', () => {
+  afterEach(() => resetStripeClient())
+
+  it('a refund Stripe refuses leaves the return received; receiving it again refunds once', async () => {
+    const fake = useFakeStripe(server)
+    setEnv({ STRIPE_SECRET_KEY: KEYS.stripe })
+    resetStripeClient()
+    const buyer = await makeUser()
+    const { order } = await orderInState({ stripe: fake, userId: buyer.user.id })
+    await staff().post(`/api/v1/orders/${order.id}/ship`, { tracking_number: 'T-S' })
+    const delivered = await staff().post(`/api/v1/orders/${order.id}/deliver`, {})
+    expect(delivered.body.status).toBe('delivered')
+    const line = delivered.body.items[0]
+    const r = await as(buyer.token).post(returnPath(order.id), {
+      items: [{ order_item_id: line.id, quantity: line.quantity }],
+      reason: 'Broken',
+    })
+    expect(r.status, r.text).toBe(201)
+
+    fake.failNext.refund = 5
+    const refused = await as(people.admin.token).post(`/api/v1/returns/${r.body.id}/receive`, {
+      refund: true,
+    })
+    expectProblem(refused, 502, 'payment_provider_error')
+    const db = await getDb()
+    const [after] = await db.select().from(returns).where(eq(returns.id, r.body.id))
+    expect(after).toMatchObject({ status: 'received', refundId: null })
+
+    fake.failNext.refund = 0
+    const res = await as(people.admin.token).post(`/api/v1/returns/${r.body.id}/receive`, { refund: true })
+    expect(res.status, res.text).toBe(200)
+    expect(res.body.returns[0]).toMatchObject({ status: 'refunded', refund_id: expect.any(String) })
+    expect(res.body.items[0].returned_quantity).toBe(line.quantity) // counted once
+    expect(res.body.refunds.filter((x: any) => x.status === 'succeeded')).toHaveLength(1)
+    expect(res.body.financial_status).toBe('partially_refunded')
+    expectProblem(
+      await as(people.admin.token).post(`/api/v1/returns/${r.body.id}/receive`, { refund: true }),
+      409,
+      'illegal_transition',
+    )
   })
 })
