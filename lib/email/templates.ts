@@ -13,6 +13,7 @@ export type EmailTemplate =
   | 'mfa_reset'
   | 'invite'
   | 'low_stock'
+  | 'order_refunded'
 
 /** One line of a low-stock email (a product without variants, or one variant). */
 export interface LowStockLine {
@@ -106,6 +107,12 @@ export function renderEmail(template: EmailTemplate, data: Record<string, unknow
         'You will hear about an item again only after it has been restocked above its threshold.',
       ])
     }
+    case 'order_refunded':
+      return make(`Refund for order ${String(data.order_number ?? '')}`, [
+        `Hi ${name},`,
+        `We refunded ${String(data.amount ?? '')} ${String(data.currency ?? '')} for order ${String(data.order_number ?? '')}.`,
+        'Depending on your bank it can take 5-10 days to show on your statement.',
+      ])
     case 'mfa_reset':
       return make('Two-step verification was reset', [
         `Hi ${name},`,

@@ -99,6 +99,16 @@ export async function makeOrderWithItems(input: {
   financialStatus?: (typeof orders.$inferInsert)['financialStatus']
   /** when the order was placed (default now) */
   createdAt?: Date
+  email?: string
+  currency?: string
+  /** shipping charged (minor units, default 0) */
+  shippingCents?: number
+  /** captured so far (default: the total when financialStatus is paid, else 0) */
+  paidAmountCents?: number
+  refundedAmountCents?: number
+  paymentProvider?: (typeof orders.$inferInsert)['paymentProvider']
+  paymentIntentId?: string | null
+  shippingAddress?: (typeof orders.$inferInsert)['shippingAddress']
   items: Array<{
     productId: string | null
     variantId?: string | null
@@ -116,17 +126,26 @@ export async function makeOrderWithItems(input: {
   })
   const subtotal = lines.reduce((s, l) => s + l.subtotal, 0)
   const discount = lines.reduce((s, l) => s + l.discount, 0)
+  const shipping = input.shippingCents ?? 0
+  const total = subtotal - discount + shipping
+  const paidByDefault = ['paid', 'partially_refunded', 'refunded'].includes(input.financialStatus ?? '')
   const [order] = await db
     .insert(orders)
     .values({
       userId: input.userId ?? null,
-      email: `buyer-${catalogTag()}@example.test`,
-      currency: 'USD',
+      email: input.email ?? `buyer-${catalogTag()}@example.test`,
+      currency: input.currency ?? 'USD',
       status: input.status ?? 'confirmed',
       ...(input.financialStatus ? { financialStatus: input.financialStatus } : {}),
       subtotalCents: subtotal,
       discountAmountCents: discount,
-      totalAmountCents: subtotal - discount,
+      shippingAmountCents: shipping,
+      totalAmountCents: total,
+      paidAmountCents: input.paidAmountCents ?? (paidByDefault ? total : 0),
+      refundedAmountCents: input.refundedAmountCents ?? 0,
+      paymentProvider: input.paymentProvider ?? null,
+      paymentIntentId: input.paymentIntentId ?? null,
+      shippingAddress: input.shippingAddress ?? null,
       ...(input.createdAt ? { createdAt: input.createdAt } : {}),
     })
     .returning()
