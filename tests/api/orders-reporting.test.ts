@@ -293,3 +293,38 @@ describe('GET /api/v1/orders/metrics', () => {
     expectProblem(await as(customer.token).get('/api/v1/orders/metrics'), 403, 'forbidden')
   })
 })
+
+describe('Prometheus order metrics (GET /api/v1/metrics)', () => {
+  const scrape = async () => (await call('GET', '/api/v1/metrics')).text
+  const sample = (text: string, series: string) => {
+    const line = text.split('\n').find((l) => l.startsWith(`${series} `))
+    return line === undefined ? 0 : Number(line.slice(series.length + 1))
+  }
+
+  it('exposes orders created by source, order value, pending and awaiting orders and the time to fulfil', async () => {
+    const before = await scrape()
+    const placed = await makeOrderWithItems({
+      source: 'mobile',
+      status: 'pending',
+      items: [{ productId: null, unitPriceCents: 1234 }],
+    })
+    await makeOrderWithItems({ status: 'processing', items: [{ productId: null, unitPriceCents: 1 }] })
+    await (await getDb())
+      .insert(fulfillments)
+      .values({
+        orderId: placed.order.id,
+        status: 'shipped',
+        shippedAt: new Date(placed.order.createdAt.getTime() + 1),
+      })
+    const after = await scrape()
+    expect(after).toMatch(/# TYPE orders_created_total counter/)
+    const d = (series: string) => Math.round((sample(after, series) - sample(before, series)) * 1000) / 1000
+    expect(d('orders_created_total{source="mobile"}')).toBe(1)
+    expect(d('orders_created_total{source="web"}')).toBe(1)
+    expect(d('orders_value_total')).toBe(12.35)
+    expect(d('orders_pending')).toBe(1)
+    expect(d('orders_awaiting_fulfillment')).toBe(1)
+    expect(sample(after, 'orders_fulfillment_seconds_average')).toBeGreaterThanOrEqual(0)
+    expect(after).toMatch(/^orders_fulfillment_seconds_average \d/m)
+  })
+})
