@@ -13,6 +13,7 @@ export type EmailTemplate =
   | 'mfa_reset'
   | 'invite'
   | 'low_stock'
+  | 'order_confirmation'
   | 'order_refunded'
 
 /** One line of a low-stock email (a product without variants, or one variant). */
@@ -107,6 +108,12 @@ export function renderEmail(template: EmailTemplate, data: Record<string, unknow
         'You will hear about an item again only after it has been restocked above its threshold.',
       ])
     }
+    case 'order_confirmation':
+      return make(`Your order #${String(data.order_number ?? '')}`, [
+        `Hi ${name},`,
+        `Thank you for your order #${String(data.order_number ?? '')} of ${String(data.total ?? '')} ${String(data.currency ?? '')}.`,
+        `${Number(data.item_count ?? 0)} item(s). We will email you again when it ships.`,
+      ])
     case 'order_refunded':
       return make(`Refund for order ${String(data.order_number ?? '')}`, [
         `Hi ${name},`,

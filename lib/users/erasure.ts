@@ -35,7 +35,8 @@ import { assertMayManage, assertNotSelf } from './policy.js'
 //   (a suspension's free-text reason is dropped from the metadata);
 // - orders: unlinked (user_id null); kept for the books are the billing name and address and the amounts;
 //   dropped are phone (also inside the billing address), notes, metadata (marketing/attribution data) and
-//   the shipping address; the order email becomes the erased address;
+//   the shipping address and the client IP; the order email becomes the erased address. Guest orders
+//   (no account) under the account's email get the same when that email is verified;
 // - outbox emails to the old address: address and payload replaced, pending ones never go out.
 // Refused with 409 while an order is still open (neither delivered, cancelled, refunded nor returned).
 // An audit entry `user.erased` (user_id = erased id, actor_id = who) records it, without personal data.
@@ -101,21 +102,38 @@ async function erase(
 ): Promise<void> {
   const anonymous = erasedEmail(userId)
   const ended = await db.transaction(async (tx) => {
-    // Row lock first: an order being inserted for this user (its foreign key takes KEY SHARE) either
-    // committed before, and the check below sees it, or waits for this transaction.
+    // Checkout's per-buyer locks first (the account, and its email for guest orders), in checkout's
+    // order, then the row lock: a checkout of this account (it reads the row FOR KEY SHARE) or a guest
+    // checkout under this email either committed before, and the checks below see its order, or waits
+    // for this transaction (and then finds the account erased).
+    const [known] = await tx.select({ email: users.email }).from(users).where(eq(users.id, userId))
+    if (!known) throw notFound('user')
+    await tx.execute(sql`select pg_advisory_xact_lock(hashtextextended(${`checkout:user:${userId}`}, 0)),
+      pg_advisory_xact_lock(hashtextextended(${`checkout:email:${known.email.trim().toLowerCase()}`}, 0))`)
     const [u] = await tx
-      .select({ email: users.email, role: users.role, deletedAt: users.deletedAt })
+      .select({
+        email: users.email,
+        role: users.role,
+        deletedAt: users.deletedAt,
+        emailVerifiedAt: users.emailVerifiedAt,
+      })
       .from(users)
       .where(eq(users.id, userId))
       .for('update')
     if (!u || u.deletedAt) throw notFound('user')
+    // Guest orders under the account's email are this person's only when the email was verified.
+    const email = u.email.trim().toLowerCase()
+    const guestOrders = sql`(${orders.userId} is null and lower(${orders.email}) = ${email})`
+    const theirOrders = u.emailVerifiedAt
+      ? or(eq(orders.userId, userId), guestOrders)!
+      : eq(orders.userId, userId)
     if (how.via === 'admin' && u.role === 'admin' && how.actor.role !== 'admin') {
       throw forbidden('Only an admin can act on an admin account.', 'admin_target')
     }
     const [open] = await tx
       .select({ id: orders.id })
       .from(orders)
-      .where(and(eq(orders.userId, userId), notInArray(orders.status, [...CLOSED_ORDER_STATUSES])))
+      .where(and(theirOrders, notInArray(orders.status, [...CLOSED_ORDER_STATUSES])))
       .limit(1)
     if (open) {
       throw conflict(
@@ -188,8 +206,9 @@ async function erase(
         metadata: {},
         billingAddress: sql`${orders.billingAddress} - 'phone' - 'email'`,
         shippingAddress: null,
+        clientIp: null,
       })
-      .where(eq(orders.userId, userId))
+      .where(theirOrders)
       .returning({ id: orders.id })
     await tx
       .update(outboxEmails)

@@ -1,0 +1,47 @@
+import { methods } from '../../../../lib/http/methods.js'
+import { json, route } from '../../../../lib/http/route.js'
+import { orderFor } from '../../../../lib/orders/access.js'
+import { UpdateOrderBody, updateOrder } from '../../../../lib/orders/read.js'
+import { OrderParams } from '../../../../lib/orders/schemas.js'
+import { OrderSchema, orderView } from '../../../../lib/orders/view.js'
+
+export const { GET, HEAD, OPTIONS, POST, PUT, PATCH, DELETE } = methods({
+  // GET /api/v1/orders/{order_id} – the owner, the guest with X-Order-Token, or orders.view
+  GET: route(
+    {
+      path: '/api/v1/orders/[order_id]',
+      summary: 'Get an order',
+      description:
+        'The owner, a guest with the order’s `X-Order-Token`, or staff with orders.view (who also see ' +
+        '`flags`). Anyone else gets a 404.',
+      tags: ['orders'],
+      auth: 'optional',
+      params: OrderParams,
+      response: OrderSchema,
+    },
+    async ({ db, params, principal, request }) => {
+      const { order, staff } = await orderFor(db, params.order_id, principal, request)
+      return json(orderView(order, { staff }))
+    },
+  ),
+  // PUT /api/v1/orders/{order_id} – notes and addresses (owner), also tags and metadata (orders.manage)
+  PUT: route(
+    {
+      path: '/api/v1/orders/[order_id]',
+      summary: 'Update an order',
+      description:
+        'The owner may change `notes`, and the addresses while the order is pending; staff with ' +
+        'orders.manage also `tags` and `metadata`, and the addresses until fulfilment starts. A shipping ' +
+        'address that would change the tax or shipping is a 409 address_changes_price. Shipped and ' +
+        'closed orders are a 409 illegal_transition.',
+      tags: ['orders'],
+      auth: 'authenticated',
+      params: OrderParams,
+      body: UpdateOrderBody,
+      response: OrderSchema,
+      responses: { 409: 'illegal_transition or address_changes_price' },
+    },
+    async ({ db, params, body, principal, request }) =>
+      json(await updateOrder(db, params.order_id, body, principal, request)),
+  ),
+})

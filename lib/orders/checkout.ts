@@ -1,0 +1,356 @@
+import { sql } from 'drizzle-orm'
+import { z } from 'zod'
+import { orderItems, orderSources, orders } from '../../db/schema/index.js'
+import type { Principal } from '../auth/permissions.js'
+import { deliverAfterResponse, enqueueEmail } from '../email/outbox.js'
+import { ProblemError, unauthorized } from '../http/errors.js'
+import { guestCaller, type Saver, withIdempotency } from '../http/idempotency.js'
+import { json } from '../http/route.js'
+import { paymentClientSecret, startPayment } from '../payments/start.js'
+import type { Db } from '../platform/db.js'
+import { env } from '../platform/env.js'
+import { toMajor } from '../platform/money.js'
+import { rateLimitsEnabled } from '../platform/ratelimit.js'
+import { orderToken } from './access.js'
+import { CartItems, type ResolvedLine, resolveCart } from './cart.js'
+import { recordTransitions } from './history.js'
+import { type DiscountSetting, type Pricing, priceCart } from './pricing.js'
+import { AddressSchema } from './schemas.js'
+import { findDiscount, loadPricingSettings, redeemDiscount } from './settings.js'
+import { takeStock } from './stock.js'
+import { type FullOrder, loadOrder, orderView, type Runner } from './view.js'
+
+// Creating an order (and quoting one): the cart resolved from the catalog, priced by the pure pipeline,
+// then written in ONE transaction whose statement count does not depend on the number of lines:
+//   advisory lock per buyer -> the buyer's users row FOR KEY SHARE -> unpaid caps -> cart + settings +
+//   discount -> order row -> all lines in one INSERT -> stock in one statement -> discount redemption ->
+//   history -> confirmation email (outbox) -> Idempotency-Key answer.
+// The payment starts after the commit (a Stripe call never holds the transaction or the stock open).
+
+export const OrderInput = z
+  .object({
+    items: CartItems,
+    shipping_address: AddressSchema,
+    billing_address: AddressSchema.optional(),
+    shipping_method: z.string().trim().min(1).max(64).optional(),
+    discount_code: z.string().trim().min(1).max(64).optional(),
+    customer_email: z.email().max(254).optional(),
+    customer_phone: z.string().trim().min(1).max(40).optional(),
+    notes: z.string().trim().max(2000).optional(),
+    source: z.enum(orderSources).optional(),
+  })
+  .strict()
+export type OrderInputBody = z.output<typeof OrderInput>
+
+const fieldProblem = (path: string, message: string, code: string) =>
+  new ProblemError(422, code, message, { errors: [{ path, message, code }] })
+
+/** Who buys: a signed-in buyer's account email is used (customer_email refused); guests must give one. */
+function guestEmail(body: OrderInputBody, principal: Principal | null, required: boolean): string | null {
+  if (principal) {
+    if (body.customer_email !== undefined) {
+      throw fieldProblem(
+        'customer_email',
+        'Signed-in buyers order under their account email: leave customer_email out.',
+        'customer_email_not_allowed',
+      )
+    }
+    return null
+  }
+  if (!body.customer_email) {
+    if (!required) return null
+    throw fieldProblem('customer_email', 'Guests must give customer_email.', 'required')
+  }
+  return body.customer_email.trim().toLowerCase()
+}
+
+interface Priced {
+  lines: ResolvedLine[]
+  pricing: Pricing
+  discount: DiscountSetting | null
+  currency: string
+}
+
+/** Resolve, read the settings and the discount, price: 3-4 statements, the same for any cart. */
+async function priceOrder(
+  db: Runner,
+  body: OrderInputBody,
+  buyer: { userId: string | null; email: string },
+): Promise<Priced> {
+  const lines = await resolveCart(db, body.items)
+  const settings = await loadPricingSettings(db)
+  const discount = body.discount_code ? await findDiscount(db, body.discount_code, buyer) : null
+  const pricing = priceCart(
+    {
+      lines: lines.map((l) => ({ unitPriceCents: l.unitPriceCents, quantity: l.quantity })),
+      address: { country: body.shipping_address.country, state: body.shipping_address.state ?? null },
+      shippingMethod: body.shipping_method ?? null,
+      discount,
+    },
+    settings,
+  )
+  return { lines, pricing, discount, currency: settings.currency }
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Quote
+// ---------------------------------------------------------------------------------------------------
+
+const money = z.number()
+export const QuoteSchema = z.object({
+  currency: z.string(),
+  taxes_included: z.boolean(),
+  items: z.array(
+    z.object({
+      product_id: z.string(),
+      variant_id: z.string().nullable(),
+      product_name: z.string(),
+      variant_title: z.string().nullable(),
+      sku: z.string(),
+      quantity: z.number().int(),
+      unit_price: money,
+      subtotal: money,
+      discount_amount: money,
+      tax_amount: money,
+      total_amount: money,
+    }),
+  ),
+  subtotal: money,
+  discount_code: z.string().nullable(),
+  discount_amount: money,
+  tax_amount: money.describe('Lines’ tax plus shipping tax'),
+  shipping_tax_amount: money,
+  shipping_amount: money,
+  shipping_method: z.string().nullable(),
+  total_amount: money,
+  shipping_options: z.array(
+    z.object({
+      method: z.string(),
+      name: z.string(),
+      amount: money,
+      min_days: z.number().int().nullable(),
+      max_days: z.number().int().nullable(),
+    }),
+  ),
+})
+export type Quote = z.infer<typeof QuoteSchema>
+
+/** POST /orders/quote: every amount and the shipping options for the address; creates nothing. */
+export async function quoteOrder(db: Db, body: OrderInputBody, principal: Principal | null): Promise<Quote> {
+  const guest = guestEmail(body, principal, false)
+  let email = guest ?? ''
+  if (principal) {
+    const r = await db.execute(sql`select email from users where id = ${principal.userId}`)
+    email = String((r as unknown as { rows: Array<{ email: string }> }).rows[0]?.email ?? '')
+  }
+  const { lines, pricing, discount, currency } = await priceOrder(db, body, {
+    userId: principal?.userId ?? null,
+    email,
+  })
+  const m = (minor: number) => toMajor(minor, currency)
+  return {
+    currency,
+    taxes_included: pricing.taxesIncluded,
+    items: lines.map((l, n) => {
+      const p = pricing.lines[n]!
+      return {
+        product_id: l.productId,
+        variant_id: l.variantId,
+        product_name: l.productName,
+        variant_title: l.variantTitle,
+        sku: l.sku,
+        quantity: l.quantity,
+        unit_price: m(l.unitPriceCents),
+        subtotal: m(p.subtotalCents),
+        discount_amount: m(p.discountCents),
+        tax_amount: m(p.taxCents),
+        total_amount: m(p.totalCents),
+      }
+    }),
+    subtotal: m(pricing.subtotalCents),
+    discount_code: discount?.code ?? null,
+    discount_amount: m(pricing.discountCents),
+    tax_amount: m(pricing.taxCents),
+    shipping_tax_amount: m(pricing.shippingTaxCents),
+    shipping_amount: m(pricing.shippingCents),
+    shipping_method: pricing.shippingMethod,
+    total_amount: m(pricing.totalCents),
+    shipping_options: pricing.shippingOptions.map((o) => ({
+      method: o.method,
+      name: o.name,
+      amount: m(o.amountCents),
+      min_days: o.minDays,
+      max_days: o.maxDays,
+    })),
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Create
+// ---------------------------------------------------------------------------------------------------
+
+export interface CheckoutContext {
+  db: Db
+  request: Request
+  principal: Principal | null
+  ip: string
+  body: OrderInputBody
+}
+
+const tooManyUnpaid = (detail: string) => new ProblemError(429, 'too_many_unpaid_orders', detail)
+
+/** Whether the IP is worth counting (tests and local servers without a socket address say `unknown`). */
+const knownIp = (ip: string) => ip !== '' && ip !== 'unknown'
+
+/** POST /orders: 201 with the order (plus access_token for guests and payment.client_secret). */
+export async function checkout(ctx: CheckoutContext): Promise<Response> {
+  const { db, principal, body } = ctx
+  const guest = guestEmail(body, principal, true)
+  const caller = principal ? `user:${principal.userId}` : guestCaller(guest!)
+  return withIdempotency(
+    { db, request: ctx.request, caller, body },
+    async (saver) => {
+      const { id: orderId, emailId } = await createOrderTx(ctx, guest, saver)
+      deliverAfterResponse([emailId])
+      const order = (await loadOrder(db, orderId))!
+      const { clientSecret } = await startPayment(db, order)
+      return json(await answer(db, orderId, principal, clientSecret, order), 201)
+    },
+    async (stored) => {
+      const id = String((stored.body as { order_id?: string } | null)?.order_id ?? '')
+      const order = await loadOrder(db, id)
+      if (!order) throw new ProblemError(409, 'idempotency_key_reused', 'The order of this key is gone.')
+      return json(await answer(db, id, principal, await paymentClientSecret(order), order), stored.status)
+    },
+  )
+}
+
+async function answer(
+  db: Db,
+  orderId: string,
+  principal: Principal | null,
+  clientSecret: string | null,
+  loaded: FullOrder,
+) {
+  // startPayment may have stored the PaymentIntent: read the order once more when it did
+  const order = clientSecret ? ((await loadOrder(db, orderId)) ?? loaded) : loaded
+  return orderView(order, {
+    staff: principal?.permissions.has('orders.view') ?? false,
+    clientSecret,
+    accessToken: order.userId === null ? orderToken(order.id) : undefined,
+  })
+}
+
+async function createOrderTx(
+  ctx: CheckoutContext,
+  guest: string | null,
+  saver: Saver,
+): Promise<{ id: string; emailId: string }> {
+  const { db, principal, body } = ctx
+  const e = env()
+  const ip = knownIp(ctx.ip) ? ctx.ip : null
+  return db.transaction(async (tx) => {
+    const userId = principal?.userId ?? null
+    // 1. one checkout at a time per buyer: caps and per-customer discount limits count what committed
+    const lockKey = userId ? `checkout:user:${userId}` : `checkout:email:${guest}`
+    await tx.execute(sql`select pg_advisory_xact_lock(hashtextextended(${lockKey}, 0))`)
+    // 2. the buyer's account, held against erasure until the order is in (FOR KEY SHARE)
+    let email = guest!
+    if (userId) {
+      const r = await tx.execute(sql`select email, deleted_at from users where id = ${userId} for key share`)
+      const u = (r as unknown as { rows: Array<{ email: string; deleted_at: unknown }> }).rows[0]
+      if (!u || u.deleted_at) throw unauthorized('This account no longer exists.', 'account_erased')
+      email = u.email
+    }
+    // 3. unpaid caps, per buyer and per IP, in one statement
+    const ipCapped = ip !== null && rateLimitsEnabled()
+    const buyerMatch = userId ? sql`user_id = ${userId}` : sql`user_id is null and lower(email) = ${guest}`
+    const cr = await tx.execute(sql`
+      select
+        (select count(*)::int from orders where status = 'pending' and ${buyerMatch}) as buyer,
+        ${ipCapped ? sql`(select count(*)::int from orders where status = 'pending' and client_ip = ${ip})` : sql`0`} as ip`)
+    const counts = (cr as unknown as { rows: Array<{ buyer: number; ip: number }> }).rows[0]!
+    if (Number(counts.buyer) >= e.MAX_UNPAID_ORDERS_PER_BUYER) {
+      throw tooManyUnpaid(
+        `At most ${e.MAX_UNPAID_ORDERS_PER_BUYER} unpaid orders per buyer: pay or cancel one first.`,
+      )
+    }
+    if (ipCapped && Number(counts.ip) >= e.MAX_UNPAID_ORDERS_PER_IP) {
+      throw tooManyUnpaid(`At most ${e.MAX_UNPAID_ORDERS_PER_IP} unpaid orders from one address.`)
+    }
+    // 4. the cart, the settings, the discount (this buyer's redemptions counted under the lock)
+    const { lines, pricing, discount, currency } = await priceOrder(tx, body, { userId, email })
+    // 5. the order and its lines
+    const [order] = await tx
+      .insert(orders)
+      .values({
+        userId,
+        email,
+        phone: body.customer_phone ?? null,
+        currency,
+        subtotalCents: pricing.subtotalCents,
+        discountAmountCents: pricing.discountCents,
+        taxAmountCents: pricing.taxCents,
+        shippingTaxAmountCents: pricing.shippingTaxCents,
+        shippingAmountCents: pricing.shippingCents,
+        totalAmountCents: pricing.totalCents,
+        taxesIncluded: pricing.taxesIncluded,
+        discountId: discount?.id ?? null,
+        discountCode: discount?.code ?? null,
+        clientIp: ip,
+        shippingAddress: body.shipping_address,
+        billingAddress: body.billing_address ?? null,
+        shippingMethod: pricing.shippingMethod,
+        paymentProvider: e.STRIPE_SECRET_KEY ? 'stripe' : 'manual',
+        notes: body.notes ?? null,
+        source: body.source ?? 'web',
+      })
+      .returning({ id: orders.id, orderNumber: orders.orderNumber })
+    const id = order!.id
+    // loadOrder lists lines by (created_at, id): a millisecond apart, they keep the cart's order
+    const t0 = Date.now()
+    await tx.insert(orderItems).values(
+      lines.map((l, n) => {
+        const p = pricing.lines[n]!
+        return {
+          orderId: id,
+          createdAt: new Date(t0 + n),
+          productId: l.productId,
+          variantId: l.variantId,
+          productName: l.productName,
+          variantTitle: l.variantTitle,
+          sku: l.sku,
+          quantity: l.quantity,
+          unitPriceCents: l.unitPriceCents,
+          subtotalCents: p.subtotalCents,
+          discountAmountCents: p.discountCents,
+          taxAmountCents: p.taxCents,
+          totalAmountCents: p.totalCents,
+          taxesIncluded: pricing.taxesIncluded,
+        }
+      }),
+    )
+    // 6. stock for every tracked item in one statement (409 out_of_stock rolls all of this back)
+    await takeStock(
+      tx,
+      lines.map((l) => ({ productId: l.productId, variantId: l.variantId, quantity: l.quantity })),
+      { orderId: id, actorId: userId },
+    )
+    if (discount) await redeemDiscount(tx, discount, { orderId: id, userId, email })
+    await recordTransitions(tx, id, userId, [{ type: 'order', from: null, to: 'pending' }])
+    const emailId = await enqueueEmail(tx as unknown as Db, {
+      to: email,
+      userId,
+      template: 'order_confirmation',
+      data: {
+        order_number: order!.orderNumber,
+        total: toMajor(pricing.totalCents, currency),
+        currency,
+        item_count: lines.reduce((s, l) => s + l.quantity, 0),
+      },
+      dedupeKey: `order_confirmation:${id}`,
+    })
+    await saver.save(tx, { status: 201, body: { order_id: id } })
+    return { id, emailId }
+  })
+}

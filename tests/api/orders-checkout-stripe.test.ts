@@ -1,0 +1,93 @@
+import { randomBytes } from 'node:crypto'
+import { eq, sql } from 'drizzle-orm'
+import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { orders, payments } from '../../db/schema/index.js'
+import { resetStripeClient } from '../../lib/payments/stripe.js'
+import { getDb } from '../../lib/platform/db.js'
+import { restoreEnv, setEnv } from '../support/env.js'
+import { makeProductRow } from '../support/factories.js'
+import { call } from '../support/http.js'
+import { KEYS, useMsw } from '../support/msw.js'
+import { type FakeStripe, useFakeStripe } from '../support/stripe.js'
+
+// POST /orders with Stripe configured (intercepted HTTP in Stripe's shapes): the PaymentIntent starts after
+// the commit, its client secret is in the 201 and in an Idempotency-Key replay (read again from Stripe,
+// never stored), and a Stripe failure leaves a pending order rather than a failed checkout.
+
+const server = useMsw()
+let fake: FakeStripe
+beforeEach(() => {
+  fake = useFakeStripe(server)
+  setEnv({ STRIPE_SECRET_KEY: KEYS.stripe, RATE_LIMIT_DEFAULT: '100000/60' })
+  resetStripeClient()
+})
+afterEach(() => {
+  restoreEnv()
+  resetStripeClient()
+})
+
+const tag = () => randomBytes(4).toString('hex')
+const IL = {
+  first_name: 'Ada',
+  last_name: 'Buyer',
+  line1: '1 Main St',
+  city: 'Springfield',
+  state: 'IL',
+  country: 'US',
+}
+
+async function body() {
+  const p = await makeProductRow({ inventoryQuantity: 5, priceCents: 2599 })
+  return {
+    items: [{ product_id: p.id, quantity: 2 }],
+    shipping_address: IL,
+    customer_email: `stripe-${tag()}@example.test`,
+  }
+}
+
+describe('POST /orders with Stripe', () => {
+  it('answers the client secret of a PaymentIntent keyed by the order id; a replay reads it again', async () => {
+    const b = await body()
+    const key = `stripe-key-${tag()}`
+    const first = await call('POST', '/api/v1/orders', { body: b, headers: { 'idempotency-key': key } })
+    expect(first.status, first.text).toBe(201)
+    const pi = [...fake.intents.values()][0]!
+    expect(first.body.payment).toMatchObject({
+      provider: 'stripe',
+      payment_intent_id: pi.id,
+      client_secret: pi.client_secret,
+    })
+    const [create] = fake.only(/^\/v1\/payment_intents$/)
+    expect(create!.idempotencyKey).toBe(first.body.id)
+    expect(create!.params.get('amount')).toBe('5198')
+
+    const replay = await call('POST', '/api/v1/orders', { body: b, headers: { 'idempotency-key': key } })
+    expect(replay.status).toBe(201)
+    expect(replay.headers.get('idempotent-replayed')).toBe('true')
+    expect(replay.body.id).toBe(first.body.id)
+    expect(replay.body.payment.client_secret).toBe(pi.client_secret)
+    expect(replay.body.access_token).toBe(first.body.access_token)
+    expect(fake.only(/^\/v1\/payment_intents$/)).toHaveLength(1)
+
+    const db = await getDb()
+    const r = await db.execute(sql`select response_body from idempotency_keys where key = ${key}`)
+    const stored = JSON.stringify(
+      (r as unknown as { rows: Array<{ response_body: unknown }> }).rows[0]!.response_body,
+    )
+    expect(stored).toBe(JSON.stringify({ order_id: first.body.id }))
+    expect(await db.select().from(payments).where(eq(payments.orderId, first.body.id))).toHaveLength(1)
+  })
+
+  it('still creates the order (pending, no client secret) when Stripe fails', async () => {
+    fake.failNext.create = 5
+    const res = await call('POST', '/api/v1/orders', { body: await body() })
+    expect(res.status, res.text).toBe(201)
+    expect(res.body.payment).toMatchObject({
+      provider: 'stripe',
+      client_secret: null,
+      payment_intent_id: null,
+    })
+    const [row] = await (await getDb()).select().from(orders).where(eq(orders.id, res.body.id))
+    expect(row).toMatchObject({ status: 'pending', paymentProvider: 'stripe' })
+  })
+})
