@@ -1,4 +1,4 @@
-import { and, asc, eq, gt, gte, lt, type SQL, sql } from 'drizzle-orm'
+import { and, asc, eq, gt, gte, lte, type SQL, sql } from 'drizzle-orm'
 import { z } from 'zod'
 import { financialStatuses, fulfillmentStatuses, orderStatuses, orders } from '../../db/schema/index.js'
 import { csvRow } from '../http/csv.js'
@@ -10,20 +10,26 @@ import { toMajor } from '../platform/money.js'
 // (the pattern of lib/users/export.ts: keyset batches by order_number, one statement per pull, nothing
 // fetched ahead of the reader).
 
+/** As the order list (lib/orders/read.ts): a date as `to` covers that whole day. */
+const bound = (v: string, end: boolean) =>
+  /^\d{4}-\d{2}-\d{2}$/.test(v) ? new Date(`${v}T${end ? '23:59:59.999' : '00:00:00.000'}Z`) : new Date(v)
+
 export const OrderFilterQuery = z.object({
   status: z.enum(orderStatuses).optional(),
   financial_status: z.enum(financialStatuses).optional(),
   fulfillment_status: z.enum(fulfillmentStatuses).optional(),
   from: z.iso
     .datetime({ offset: true })
-    .transform((s) => new Date(s))
+    .or(z.iso.date())
+    .transform((s) => bound(s, false))
     .optional()
-    .describe('placed at or after'),
+    .describe('placed at or after (a date: from its start)'),
   to: z.iso
     .datetime({ offset: true })
-    .transform((s) => new Date(s))
+    .or(z.iso.date())
+    .transform((s) => bound(s, true))
     .optional()
-    .describe('placed before'),
+    .describe('placed at or before (a date: the whole day)'),
   email: z.string().trim().min(1).max(320).optional().describe("the buyer's email, case-insensitive"),
 })
 export type OrderFilters = z.output<typeof OrderFilterQuery>
@@ -34,7 +40,7 @@ export function orderFilters(f: OrderFilters): SQL | undefined {
     f.financial_status ? eq(orders.financialStatus, f.financial_status) : undefined,
     f.fulfillment_status ? eq(orders.fulfillmentStatus, f.fulfillment_status) : undefined,
     f.from ? gte(orders.createdAt, f.from) : undefined,
-    f.to ? lt(orders.createdAt, f.to) : undefined,
+    f.to ? lte(orders.createdAt, f.to) : undefined,
     f.email ? sql`lower(${orders.email}) = ${f.email.toLowerCase()}` : undefined,
   )
 }
