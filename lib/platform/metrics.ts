@@ -103,6 +103,10 @@ export interface GaugeValue {
   name: string
   help: string
   value: number
+  /** a value read from the database that only grows (rendered as a counter; name it *_total) */
+  type?: 'gauge' | 'counter'
+  /** labelled series instead of the single `value` */
+  series?: Array<{ labels: Labels; value: number }>
 }
 
 /** Prometheus text exposition of every defined metric, plus gauges computed at scrape time. */
@@ -116,8 +120,8 @@ export async function renderMetrics(
       get: async () => ({
         name: g.name,
         help: g.help,
-        type: 'gauge',
-        values: [{ labels: {}, value: g.value }],
+        type: g.type ?? 'gauge',
+        values: g.series ?? [{ labels: {}, value: g.value }],
         aggregator: 'sum',
       }),
     } as never)

@@ -109,6 +109,10 @@ export async function makeOrderWithItems(input: {
   paymentProvider?: (typeof orders.$inferInsert)['paymentProvider']
   paymentIntentId?: string | null
   shippingAddress?: (typeof orders.$inferInsert)['shippingAddress']
+  /** default web */
+  source?: (typeof orders.$inferInsert)['source']
+  fulfillmentStatus?: (typeof orders.$inferInsert)['fulfillmentStatus']
+  tags?: string[]
   items: Array<{
     productId: string | null
     variantId?: string | null
@@ -146,6 +150,9 @@ export async function makeOrderWithItems(input: {
       paymentProvider: input.paymentProvider ?? null,
       paymentIntentId: input.paymentIntentId ?? null,
       shippingAddress: input.shippingAddress ?? null,
+      ...(input.source ? { source: input.source } : {}),
+      ...(input.fulfillmentStatus ? { fulfillmentStatus: input.fulfillmentStatus } : {}),
+      ...(input.tags ? { tags: input.tags } : {}),
       ...(input.createdAt ? { createdAt: input.createdAt } : {}),
     })
     .returning()

@@ -1,0 +1,395 @@
+import fc from 'fast-check'
+import { describe, expect, it } from 'vitest'
+import { ProblemError } from '../../lib/http/errors.js'
+import {
+  type DiscountSetting,
+  type PricingSettings,
+  priceCart,
+  type ShippingRateSetting,
+  spread,
+  type TaxRateSetting,
+} from '../../lib/orders/pricing.js'
+
+// The pricing pipeline over random carts, rates and discounts, with taxes added and included, in
+// currencies of 0, 2 and 3 decimals (JPY, USD, KWD: amounts scaled to each). Every amount is checked
+// against a reference written separately here in BigInt (quotient and remainder, not the pipeline's
+// formula), and the sums are checked to be exact.
+
+const CURRENCIES = { JPY: 0, USD: 2, KWD: 3 } as const
+type Currency = keyof typeof CURRENCIES
+
+/** round(a / b) half-up for a >= 0, b > 0: the quotient, plus one when the remainder is at least half. */
+function refHalfUp(a: bigint, b: bigint): bigint {
+  const q = a / b
+  return 2n * (a % b) >= b ? q + 1n : q
+}
+function refTax(amount: number, rateBps: number, included: boolean): number {
+  if (amount <= 0 || rateBps <= 0) return 0
+  const a = BigInt(amount) * BigInt(rateBps)
+  return Number(refHalfUp(a, included ? 10_000n + BigInt(rateBps) : 10_000n))
+}
+function refDiscount(d: DiscountSetting | null, subtotal: number): number {
+  if (!d) return 0
+  if (d.type === 'percentage') return Number(refHalfUp(BigInt(subtotal) * BigInt(d.percentBps!), 10_000n))
+  return Math.min(d.amountCents!, subtotal)
+}
+function refTaxRate(rates: TaxRateSetting[], country: string, state: string | null) {
+  const mine = rates.filter((r) => r.country === country)
+  return mine.find((r) => state !== null && r.state === state) ?? mine.find((r) => r.state === null) ?? null
+}
+/** Per method: rates naming the country beat rates for everywhere; then the cheapest (free_above counted). */
+function refShipping(rates: ShippingRateSetting[], country: string, discounted: number): number | null {
+  const cost = (r: ShippingRateSetting) =>
+    r.freeAboveCents !== null && discounted >= r.freeAboveCents ? 0 : r.amountCents
+  const perMethod: number[] = []
+  for (const method of new Set(rates.map((r) => r.method))) {
+    const ofMethod = rates.filter((r) => r.method === method)
+    const specific = ofMethod.filter((r) => r.countries.includes(country))
+    const pool = specific.length ? specific : ofMethod.filter((r) => r.countries.length === 0)
+    if (pool.length) perMethod.push(Math.min(...pool.map(cost)))
+  }
+  return perMethod.length ? Math.min(...perMethod) : null
+}
+
+const scale = (c: Currency) => 10 ** CURRENCIES[c]
+
+const arbCase = fc.constantFrom<Currency>('JPY', 'USD', 'KWD').chain((currency) => {
+  const s = scale(currency)
+  const price = fc.integer({ min: 0, max: 5_000 * s })
+  const line = fc.record({ unitPriceCents: price, quantity: fc.integer({ min: 1, max: 50 }) })
+  const place = fc.record({
+    country: fc.constantFrom('US', 'CA', 'DE'),
+    state: fc.option(fc.constantFrom('IL', 'NY', 'ON'), { nil: null }),
+  })
+  const taxRate = fc.record({
+    country: fc.constantFrom('US', 'CA', 'DE'),
+    state: fc.option(fc.constantFrom('IL', 'NY', 'ON'), { nil: null }),
+    rateBps: fc.integer({ min: 0, max: 10_000 }),
+    appliesToShipping: fc.boolean(),
+  })
+  const shippingRate = fc.record({
+    method: fc.constantFrom('standard', 'express', 'pickup'),
+    countries: fc.constantFrom([] as string[], ['US'], ['CA'], ['US', 'CA'], ['DE']),
+    amountCents: fc.integer({ min: 0, max: 100 * s }),
+    freeAboveCents: fc.option(fc.integer({ min: 0, max: 500 * s }), { nil: null }),
+  })
+  const discount = fc.option(
+    fc.oneof(
+      fc.record({
+        type: fc.constant('percentage' as const),
+        percentBps: fc.integer({ min: 0, max: 10_000 }),
+        amountCents: fc.constant(null),
+      }),
+      fc.record({
+        type: fc.constant('fixed_amount' as const),
+        percentBps: fc.constant(null),
+        // below and above typical subtotals
+        amountCents: fc.oneof(
+          fc.integer({ min: 0, max: 50 * s }),
+          fc.integer({ min: 0, max: 10_000_000 * s }),
+        ),
+      }),
+    ),
+    { nil: null },
+  )
+  return fc.record({
+    currency: fc.constant(currency),
+    taxesIncluded: fc.boolean(),
+    lines: fc.array(line, { minLength: 1, maxLength: 20 }),
+    address: place,
+    taxRates: fc.uniqueArray(taxRate, {
+      maxLength: 6,
+      selector: (r) => `${r.country}-${r.state ?? ''}`,
+    }),
+    shippingRates: fc.array(shippingRate, { maxLength: 5 }),
+    discount,
+    minSubtotal: fc.option(fc.integer({ min: 0, max: 2_000 * s }), { nil: null }),
+  })
+})
+
+type Case = typeof arbCase extends fc.Arbitrary<infer T> ? T : never
+
+function build(c: Case) {
+  const settings: PricingSettings = {
+    currency: c.currency,
+    taxesIncluded: c.taxesIncluded,
+    taxRates: c.taxRates.map((r, i) => ({ ...r, id: `t${i}`, name: `tax ${i}` })),
+    shippingRates: c.shippingRates.map((r, i) => ({
+      ...r,
+      id: `s${i}`,
+      name: `ship ${i}`,
+      minDays: null,
+      maxDays: null,
+    })),
+  }
+  const discount: DiscountSetting | null = c.discount
+    ? { ...c.discount, id: 'd', code: 'CODE', minSubtotalCents: c.minSubtotal }
+    : null
+  return { settings, discount }
+}
+
+describe('priceCart properties', () => {
+  it('sums exactly, never goes negative and matches the BigInt reference in JPY, USD and KWD', () => {
+    fc.assert(
+      fc.property(arbCase, (c) => {
+        const { settings, discount } = build(c)
+        const subtotal = c.lines.reduce((s, l) => s + l.unitPriceCents * l.quantity, 0)
+        const expectedDiscount = refDiscount(discount, subtotal)
+        const expectedShipping = refShipping(
+          settings.shippingRates,
+          c.address.country,
+          subtotal - expectedDiscount,
+        )
+        const refusedForMinimum = discount?.minSubtotalCents != null && subtotal < discount.minSubtotalCents
+        const refusedForShipping = settings.shippingRates.length > 0 && expectedShipping === null
+        let p: ReturnType<typeof priceCart>
+        try {
+          p = priceCart({ lines: c.lines, address: c.address, discount }, settings)
+        } catch (err) {
+          expect(err).toBeInstanceOf(ProblemError)
+          const path = (err as ProblemError).extra.errors?.[0]?.path
+          expect((err as ProblemError).status).toBe(422)
+          if (refusedForMinimum) expect(path).toBe('discount_code')
+          else expect(refusedForShipping && path === 'shipping_address.country').toBe(true)
+          return
+        }
+        expect(refusedForMinimum).toBe(false)
+        expect(refusedForShipping).toBe(false)
+
+        const included = c.taxesIncluded
+        const rate = refTaxRate(settings.taxRates, c.address.country, c.address.state)
+        const bps = rate?.rateBps ?? 0
+
+        // the order's sums
+        expect(p.subtotalCents).toBe(subtotal)
+        expect(p.discountCents).toBe(expectedDiscount)
+        expect(p.discountCents).toBeLessThanOrEqual(p.subtotalCents)
+        expect(p.shippingCents).toBe(expectedShipping ?? 0)
+        expect(p.taxesIncluded).toBe(included)
+        expect(p.totalCents).toBe(
+          p.subtotalCents - p.discountCents + p.shippingCents + (included ? 0 : p.taxCents),
+        )
+        const sum = (k: 'subtotalCents' | 'discountCents' | 'taxCents' | 'totalCents') =>
+          p.lines.reduce((s, l) => s + l[k], 0)
+        expect(sum('subtotalCents')).toBe(p.subtotalCents)
+        expect(sum('discountCents')).toBe(p.discountCents)
+        expect(sum('taxCents') + p.shippingTaxCents).toBe(p.taxCents)
+        expect(sum('totalCents') + p.shippingCents + (included ? 0 : p.shippingTaxCents)).toBe(p.totalCents)
+
+        // each line, and its tax rounded half-up on its own
+        expect(p.lines).toHaveLength(c.lines.length)
+        p.lines.forEach((l, i) => {
+          const input = c.lines[i]!
+          expect(l.subtotalCents).toBe(input.unitPriceCents * input.quantity)
+          expect(l.discountCents).toBeGreaterThanOrEqual(0)
+          expect(l.discountCents).toBeLessThanOrEqual(l.subtotalCents)
+          expect(l.taxCents).toBe(refTax(l.subtotalCents - l.discountCents, bps, included))
+          expect(l.totalCents).toBe(l.subtotalCents - l.discountCents + (included ? 0 : l.taxCents))
+          for (const v of Object.values(l)) expect(v).toBeGreaterThanOrEqual(0)
+        })
+
+        // shipping tax only when the address's rate applies to shipping
+        expect(p.shippingTaxCents).toBe(rate?.appliesToShipping ? refTax(p.shippingCents, bps, included) : 0)
+        expect(p.taxRate?.id ?? null).toBe(rate?.id ?? null)
+        if (settings.shippingRates.length === 0) expect(p.shippingMethod).toBeNull()
+        for (const v of [p.subtotalCents, p.discountCents, p.shippingCents, p.taxCents, p.totalCents]) {
+          expect(Number.isSafeInteger(v) && v >= 0).toBe(true)
+        }
+        // with taxes included, the tax is a part of what is paid, never more
+        if (included) expect(p.taxCents).toBeLessThanOrEqual(p.totalCents)
+      }),
+      { numRuns: 1500 },
+    )
+  })
+
+  it('spreads any discount by largest remainder: floors plus one unit to the largest remainders', () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.integer({ min: 0, max: 1_000_000 }), { minLength: 1, maxLength: 20 }),
+        fc.nat(),
+        (weights, seed) => {
+          const sumW = weights.reduce((s, w) => s + w, 0)
+          const total = sumW === 0 ? 0 : seed % (sumW + 1)
+          const shares = spread(total, weights)
+          expect(shares.reduce((s, x) => s + x, 0)).toBe(total)
+          if (sumW === 0) return
+          const exact = weights.map((w) => ({
+            floor: (BigInt(total) * BigInt(w)) / BigInt(sumW),
+            rem: (BigInt(total) * BigInt(w)) % BigInt(sumW),
+          }))
+          const bumped = shares.map((s, i) => BigInt(s) - exact[i]!.floor)
+          for (const b of bumped) expect(b === 0n || b === 1n).toBe(true)
+          // every line that got the extra unit has a remainder at least as large as every line that did not
+          const minBumped = exact.filter((_, i) => bumped[i] === 1n).map((e) => e.rem)
+          const maxOther = exact.filter((_, i) => bumped[i] === 0n).map((e) => e.rem)
+          if (minBumped.length && maxOther.length) {
+            // BigInt remainders: every bumped one is >= every other one
+            expect(minBumped.every((lo) => maxOther.every((hi) => lo >= hi))).toBe(true)
+          }
+        },
+      ),
+      { numRuns: 1000 },
+    )
+  })
+})
+
+// --- the documented cases -------------------------------------------------------------------------------
+
+const tax = (id: string, country: string, state: string | null, rateBps: number, ship = false) => ({
+  id,
+  name: id,
+  country,
+  state,
+  rateBps,
+  appliesToShipping: ship,
+})
+const ship = (
+  id: string,
+  method: string,
+  amountCents: number,
+  opts: Partial<ShippingRateSetting> = {},
+): ShippingRateSetting => ({
+  id,
+  name: id,
+  method,
+  countries: [],
+  amountCents,
+  freeAboveCents: null,
+  minDays: null,
+  maxDays: null,
+  ...opts,
+})
+const settingsOf = (s: Partial<PricingSettings> = {}): PricingSettings => ({
+  currency: 'USD',
+  taxesIncluded: false,
+  taxRates: [],
+  shippingRates: [],
+  ...s,
+})
+const problemOf = (f: () => unknown) => {
+  try {
+    f()
+  } catch (err) {
+    expect(err).toBeInstanceOf(ProblemError)
+    const e = err as ProblemError
+    return { status: e.status, code: e.code, path: e.extra.errors?.[0]?.path }
+  }
+  throw new Error('expected a refusal')
+}
+const one = [{ unitPriceCents: 10_000, quantity: 1 }]
+
+describe('priceCart documented cases', () => {
+  it('uses the most specific active rate: the state over the country, the country without a state rate', () => {
+    const s = settingsOf({ taxRates: [tax('us', 'US', null, 500), tax('il', 'US', 'IL', 625)] })
+    const il = priceCart({ lines: one, address: { country: 'US', state: 'IL' } }, s)
+    expect([il.taxRate?.id, il.taxCents, il.totalCents]).toEqual(['il', 625, 10_625])
+    const ny = priceCart({ lines: one, address: { country: 'US', state: 'NY' } }, s)
+    expect([ny.taxRate?.id, ny.taxCents]).toEqual(['us', 500])
+    const de = priceCart({ lines: one, address: { country: 'DE' } }, s)
+    expect([de.taxRate, de.taxCents, de.totalCents]).toEqual([null, 0, 10_000])
+  })
+
+  it('extracts the included tax instead of adding it (amount x r / (1 + r), half-up)', () => {
+    const s = settingsOf({ taxesIncluded: true, taxRates: [tax('de', 'DE', null, 1900)] })
+    const p = priceCart({ lines: [{ unitPriceCents: 11_900, quantity: 1 }], address: { country: 'DE' } }, s)
+    expect([p.taxCents, p.totalCents]).toEqual([1900, 11_900])
+  })
+
+  it('makes shipping free once subtotal - discount reaches free_above, and taxes shipping only when asked', () => {
+    const s = settingsOf({
+      taxRates: [tax('us', 'US', null, 1000, true)],
+      shippingRates: [ship('std', 'standard', 500, { freeAboveCents: 10_000 })],
+    })
+    const reached = priceCart({ lines: one, address: { country: 'US' } }, s)
+    expect([reached.shippingCents, reached.shippingTaxCents]).toEqual([0, 0])
+    const discount: DiscountSetting = {
+      id: 'd',
+      code: 'ONE',
+      type: 'fixed_amount',
+      percentBps: null,
+      amountCents: 1,
+      minSubtotalCents: null,
+    }
+    const below = priceCart({ lines: one, address: { country: 'US' }, discount }, s)
+    expect([below.shippingCents, below.shippingTaxCents, below.taxCents]).toEqual([500, 50, 1000 + 50])
+    expect(below.totalCents).toBe(10_000 - 1 + 500 + 1050)
+  })
+
+  it('with no shipping rates: shipping 0 and method null; a named method is then unknown (422)', () => {
+    const p = priceCart({ lines: one, address: { country: 'US' } }, settingsOf())
+    expect([p.shippingCents, p.shippingMethod, p.shippingRateId, p.shippingOptions]).toEqual([
+      0,
+      null,
+      null,
+      [],
+    ])
+    expect(
+      problemOf(() =>
+        priceCart({ lines: one, address: { country: 'US' }, shippingMethod: 'express' }, settingsOf()),
+      ),
+    ).toMatchObject({ status: 422, path: 'shipping_method' })
+  })
+
+  it('refuses an unknown method and an address no rate ships to, naming the field (422)', () => {
+    const s = settingsOf({
+      shippingRates: [ship('std', 'standard', 500, { countries: ['US'] }), ship('exp', 'express', 900)],
+    })
+    expect(
+      problemOf(() => priceCart({ lines: one, address: { country: 'US' }, shippingMethod: 'drone' }, s)),
+    ).toMatchObject({ status: 422, code: 'unknown_shipping_method', path: 'shipping_method' })
+    expect(
+      problemOf(() => priceCart({ lines: one, address: { country: 'FR' }, shippingMethod: 'standard' }, s)),
+    ).toMatchObject({ status: 422, path: 'shipping_method' })
+    const usOnly = settingsOf({ shippingRates: [ship('std', 'standard', 500, { countries: ['US'] })] })
+    expect(problemOf(() => priceCart({ lines: one, address: { country: 'FR' } }, usOnly))).toMatchObject({
+      status: 422,
+      code: 'no_shipping_rate',
+      path: 'shipping_address.country',
+    })
+    // the named method, or else the cheapest; options cheapest first
+    const fr = priceCart({ lines: one, address: { country: 'US' }, shippingMethod: 'express' }, s)
+    expect([fr.shippingMethod, fr.shippingCents]).toEqual(['express', 900])
+    const cheapest = priceCart({ lines: one, address: { country: 'US' } }, s)
+    expect(cheapest.shippingOptions.map((o) => o.method)).toEqual(['standard', 'express'])
+    expect(cheapest.shippingMethod).toBe('standard')
+  })
+
+  it('spreads a discount over the lines by largest remainder (ties to the earlier line)', () => {
+    expect(spread(100, [1, 1, 1])).toEqual([34, 33, 33])
+    expect(spread(10, [3333, 3333, 3334])).toEqual([3, 3, 4])
+    expect(spread(1, [5, 5])).toEqual([1, 0])
+    expect(spread(0, [5, 5])).toEqual([0, 0])
+    const discount: DiscountSetting = {
+      id: 'd',
+      code: 'THIRD',
+      type: 'fixed_amount',
+      percentBps: null,
+      amountCents: 100,
+      minSubtotalCents: null,
+    }
+    const lines = [1, 2, 3].map(() => ({ unitPriceCents: 1000, quantity: 1 }))
+    const p = priceCart({ lines, address: { country: 'US' }, discount }, settingsOf())
+    expect(p.lines.map((l) => l.discountCents)).toEqual([34, 33, 33])
+  })
+
+  it('caps a fixed discount at the subtotal and refuses a code below its minimum subtotal', () => {
+    const big: DiscountSetting = {
+      id: 'd',
+      code: 'BIG',
+      type: 'fixed_amount',
+      percentBps: null,
+      amountCents: 50_000,
+      minSubtotalCents: null,
+    }
+    const p = priceCart({ lines: one, address: { country: 'US' }, discount: big }, settingsOf())
+    expect([p.discountCents, p.totalCents]).toEqual([10_000, 0])
+    expect(
+      problemOf(() =>
+        priceCart(
+          { lines: one, address: { country: 'US' }, discount: { ...big, minSubtotalCents: 10_001 } },
+          settingsOf(),
+        ),
+      ),
+    ).toMatchObject({ status: 422, path: 'discount_code' })
+  })
+})
