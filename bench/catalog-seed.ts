@@ -67,3 +67,17 @@ export async function seedBenchCatalog(db: Db, count: number): Promise<void> {
   // Fresh statistics, as a catalog that has been live for a while would have.
   await db.execute(sql`analyze`)
 }
+
+/** SKUs the order bench buys: `count` active products without variants, stock tracked, `stock` units each. */
+export const BENCH_ORDER_SKUS = 5
+export async function seedBenchOrderProducts(db: Db, stock: number): Promise<void> {
+  await db.transaction(async (tx) => {
+    await tx.execute(sql`insert into skus (sku, kind)
+      select 'BENCH-O-' || i, 'product' from generate_series(1, ${BENCH_ORDER_SKUS}) i`)
+    await tx.execute(sql`insert into products (sku, name, slug, description, price_cents, tags, status,
+        is_visible, has_variants, track_inventory, inventory_quantity)
+      select 'BENCH-O-' || i, 'Bench order item ' || i, 'bench-order-item-' || i, 'Bought by the order bench.',
+        1000 + i * 250, array['bench'], 'active', true, false, true, ${stock}
+      from generate_series(1, ${BENCH_ORDER_SKUS}) i`)
+  })
+}

@@ -6,7 +6,9 @@
 // directory; with --postgres into a fresh database `commerce_bench_http` on this machine's PostgreSQL
 // (TEST_PG_URL) through the Neon driver and the test WebSocket proxy; with DATABASE_URL into that database
 // (it must have no products). PGlite opens a directory in one process at a time, so the phases run one
-// after the other: seed and capture here, then the baseline server, then the dev server. RATE_LIMITS=off.
+// after the other: seed and capture here, then the baseline server, then the dev server (RATE_LIMITS=off),
+// then the dev server again for orders: rate limits on, the unpaid caps and the request limit raised through
+// their settings, 32 signed-in buyers checking out 5 SKUs; then the oversell check on the database.
 import { type ChildProcess, spawn } from 'node:child_process'
 import { once } from 'node:events'
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
@@ -14,7 +16,7 @@ import { createServer } from 'node:net'
 import { loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
-import { eq, type Logger } from 'drizzle-orm'
+import { eq, inArray, type Logger, sql } from 'drizzle-orm'
 import * as schema from '../db/schema/index.js'
 import { viewerOf } from '../lib/catalog/access.js'
 import { ListProductsQuery, listProducts } from '../lib/catalog/list.js'
@@ -26,7 +28,12 @@ import {
   migrateNeon,
   pgliteExtensions,
 } from '../lib/platform/db.js'
-import { BENCH_DEPARTMENTS, seedBenchCatalog } from './catalog-seed.js'
+import {
+  BENCH_DEPARTMENTS,
+  BENCH_ORDER_SKUS,
+  seedBenchCatalog,
+  seedBenchOrderProducts,
+} from './catalog-seed.js'
 
 const { values } = parseArgs({
   options: {
@@ -34,11 +41,15 @@ const { values } = parseArgs({
     concurrency: { type: 'string', default: '8' },
     products: { type: 'string', default: '10000' },
     postgres: { type: 'boolean', default: false },
+    buyers: { type: 'string', default: '32' },
   },
 })
 const seconds = Number(values.seconds)
 const concurrency = Number(values.concurrency)
 const productCount = Number(values.products)
+const buyerCount = Number(values.buyers)
+/** Units of each order bench SKU: ample, no buyer ever meets out_of_stock. */
+const ORDER_STOCK = 1_000_000
 
 const freePort = () =>
   new Promise<number>((resolve) => {
@@ -126,12 +137,24 @@ const anonymous = viewerOf(null)
 const seedStart = performance.now()
 const opened = await openDatabase()
 await seedBenchCatalog(opened.db, productCount)
+await seedBenchOrderProducts(opened.db, ORDER_STOCK)
 const seedMs = performance.now() - seedStart
 const [one] = await opened.db
   .select({ id: schema.products.id })
   .from(schema.products)
   .where(eq(schema.products.sku, 'BENCH-P-4242'))
 const productId = one!.id
+const orderProducts = await opened.db
+  .select({ id: schema.products.id, sku: schema.products.sku })
+  .from(schema.products)
+  .where(
+    inArray(
+      schema.products.sku,
+      Array.from({ length: BENCH_ORDER_SKUS }, (_, i) => `BENCH-O-${i + 1}`),
+    ),
+  )
+const productIds = orderProducts.map((p) => p.id)
+if (productIds.length !== BENCH_ORDER_SKUS) throw new Error('the order bench products were not seeded')
 const statements: Record<string, Statement> = {
   list: await captureOne(() => listProducts(opened.db, ListProductsQuery.parse(listQuery), anonymous)),
   product: await captureOne(() => getProduct(opened.db, productId, anonymous)),
@@ -155,25 +178,30 @@ interface Figures {
   errors: number
 }
 
-async function measure(fn: () => Promise<Response>): Promise<Figures> {
+/** `clients` loops calling `fn(client)` for `seconds` after a short warm-up; `ok` decides an error. */
+async function measure(
+  fn: (client: number) => Promise<Response>,
+  clients = concurrency,
+  ok: (res: Response) => boolean = (res) => res.ok,
+): Promise<Figures> {
   // A short warm-up (JIT, database caches), not counted.
   const warm = performance.now() + Math.min(1, seconds / 3) * 1000
   await Promise.all(
-    Array.from({ length: concurrency }, async () => {
-      while (performance.now() < warm) await (await fn()).arrayBuffer()
+    Array.from({ length: clients }, async (_, client) => {
+      while (performance.now() < warm) await (await fn(client)).arrayBuffer()
     }),
   )
   const latencies: number[] = []
   let errors = 0
   const end = performance.now() + seconds * 1000
   await Promise.all(
-    Array.from({ length: concurrency }, async () => {
+    Array.from({ length: clients }, async (_, client) => {
       while (performance.now() < end) {
         const t0 = performance.now()
-        const res = await fn()
+        const res = await fn(client)
         await res.arrayBuffer()
         latencies.push(performance.now() - t0)
-        if (!res.ok) errors++
+        if (!ok(res)) errors++
       }
     }),
   )
@@ -244,6 +272,7 @@ const baseline = new Map<string, Figures>()
 
 const port = await freePort()
 const base = `http://127.0.0.1:${port}/api/v1`
+let phase2Failed = true
 const server = await start(
   'scripts/dev.ts',
   {
@@ -350,7 +379,158 @@ try {
       .map((l) => l.toFixed(1))
       .join(' ')}`,
   )
+  phase2Failed = false
 } finally {
   await stop(server)
+  if (phase2Failed) for (const cleanup of cleanups) await cleanup()
+}
+
+// --- Phase 3: orders, with rate limits on -------------------------------------------------------------------
+// Checkout under the real rules (per-buyer advisory lock, the unpaid caps counted in the order's
+// transaction, the per-IP request limit): only the limits' numbers are raised, through their settings.
+// Every order is a real stock sale, so afterwards the units sold are compared with the stock taken.
+
+const f1 = (n: number) => n.toFixed(1)
+try {
+  const orderPort = await freePort()
+  const ordersBase = `http://127.0.0.1:${orderPort}/api/v1`
+  const orderServer = await start(
+    'scripts/dev.ts',
+    {
+      PORT: String(orderPort),
+      LOG_LEVEL: 'error',
+      MAX_UNPAID_ORDERS_PER_BUYER: '1000000',
+      MAX_UNPAID_ORDERS_PER_IP: '1000000',
+      // Every client is 127.0.0.1: one address for all buyers.
+      RATE_LIMIT_DEFAULT: '100000000/60',
+      RATE_LIMIT_AUTH_REGISTER: '10000/3600',
+    },
+    `${ordersBase}/health`,
+  )
+  try {
+    const post = (path: string, body: unknown, headers: Record<string, string> = {}) =>
+      fetch(`${ordersBase}${path}`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', ...headers },
+        body: JSON.stringify(body),
+      })
+    const stamp = Date.now()
+    /** Registers `n` customers (a few at a time: argon2id) and returns their bearer headers. */
+    const customers = async (n: number, prefix: string) => {
+      const out: Array<Record<string, string>> = []
+      for (let i = 0; i < n; i += 4) {
+        const batch = await Promise.all(
+          Array.from({ length: Math.min(4, n - i) }, async (_, j) => {
+            const res = await post('/auth/register', {
+              email: `bench-${prefix}-${i + j}-${stamp}@example.com`,
+              password: 'a long unusual bench passphrase',
+              first_name: 'Bench',
+              last_name: `Buyer ${i + j}`,
+            })
+            if (!res.ok) throw new Error(`register: HTTP ${res.status} ${await res.text()}`)
+            const { access_token } = (await res.json()) as { access_token: string }
+            return { authorization: `Bearer ${access_token}` }
+          }),
+        )
+        out.push(...batch)
+      }
+      return out
+    }
+    const shipping_address = {
+      first_name: 'Bench',
+      last_name: 'Buyer',
+      line1: '1 Loopback Way',
+      city: 'Springfield',
+      state: 'IL',
+      postal_code: '62701',
+      country: 'US',
+    }
+    // One or two lines of the 5 SKUs, 1 to 3 units each, varying with every call.
+    let calls = 0
+    const orderBody = () => {
+      const n = calls++
+      const first = n % BENCH_ORDER_SKUS
+      const items = [{ product_id: productIds[first]!, quantity: 1 + (n % 3) }]
+      if (n % 2) items.push({ product_id: productIds[(first + 2) % BENCH_ORDER_SKUS]!, quantity: 1 })
+      return { items, shipping_address }
+    }
+    const statuses = new Map<number, number>()
+    const createOrder = async (headers: Record<string, string>) => {
+      const res = await post('/orders', orderBody(), headers)
+      statuses.set(res.status, (statuses.get(res.status) ?? 0) + 1)
+      return res
+    }
+
+    // A customer with 50 orders reads the first page of 20 (newest first).
+    const [lister] = await customers(1, 'lister')
+    for (let i = 0; i < 50; i++) {
+      const res = await createOrder(lister!)
+      if (res.status !== 201) throw new Error(`order ${i}: HTTP ${res.status} ${await res.text()}`)
+    }
+    const listUrl = `${ordersBase}/orders?limit=20`
+    const page = (await fetch(listUrl, { headers: lister! }).then((r) => r.json())) as {
+      orders?: unknown[]
+    }
+    if (page.orders?.length !== 20) throw new Error(`GET /orders: ${page.orders?.length} orders, expected 20`)
+    const list = await measure(() => fetch(listUrl, { headers: lister! }))
+
+    // Checkout: every buyer signed in with its own token, all at once.
+    const buyers = await customers(buyerCount, 'buyer')
+    const checkout = await measure(
+      (client) => createOrder(buyers[client]!),
+      buyerCount,
+      (res) => res.status === 201,
+    )
+    const healthy = await fetch(`${ordersBase}/health`).then((r) => r.status)
+    if (healthy !== 200) throw new Error('the order server did not stay healthy')
+
+    console.log(
+      `\n| orders, ${database}, rate limits on | clients | requests | req/s | p50 ms | p95 ms | p99 ms | errors |`,
+    )
+    console.log(`|---|---|---|---|---|---|---|---|`)
+    const row = (name: string, clients: number, m: Figures) =>
+      console.log(
+        `| ${name} | ${clients} | ${m.requests} | ${m.rps.toFixed(0)} | ${f1(m.p50)} | ${f1(m.p95)} | ${f1(m.p99)} | ${m.errors} |`,
+      )
+    row(`POST /orders (${buyerCount} signed-in buyers, ${BENCH_ORDER_SKUS} SKUs)`, buyerCount, checkout)
+    row('GET /orders?limit=20 (a customer with 50 orders)', concurrency, list)
+    console.log(
+      `\nPOST /orders statuses (warm-up and the 50 setup orders included): ${[...statuses]
+        .map(([k, v]) => `${k} x${v}`)
+        .join(', ')}`,
+    )
+  } finally {
+    await stop(orderServer)
+  }
+
+  // The server is gone (PGlite: one process per directory); count sold against taken.
+  const check = await openDatabase()
+  try {
+    const result = await check.db.execute(sql`
+        with p as (select id, inventory_quantity from products where sku like 'BENCH-O-%')
+        select
+          (select count(distinct order_id) from order_items where product_id in (select id from p)) as orders,
+          (select coalesce(sum(quantity), 0) from order_items where product_id in (select id from p)) as sold,
+          (select ${ORDER_STOCK * BENCH_ORDER_SKUS} - sum(inventory_quantity) from p) as taken,
+          (select coalesce(-sum(delta), 0) from inventory_ledger
+            where product_id in (select id from p) and reason = 'sale') as ledger,
+          (select count(*) from p where inventory_quantity < 0) as negative`)
+    const [r] = (result as unknown as { rows: Array<Record<string, string | number>> }).rows
+    const sold = Number(r!.sold)
+    const taken = Number(r!.taken)
+    const ledger = Number(r!.ledger)
+    const oversells = Math.max(0, sold - taken)
+    console.log(
+      `\norders: ${r!.orders}; units sold ${sold}; stock taken ${taken} (inventory), ${ledger} (ledger); ` +
+        `oversells: ${oversells}`,
+    )
+    if (oversells !== 0 || sold !== taken || taken !== ledger || Number(r!.negative) !== 0) {
+      process.exitCode = 1
+      console.log('MISMATCH: units sold, stock taken and the inventory ledger must agree')
+    }
+  } finally {
+    await check.close()
+  }
+} finally {
   for (const cleanup of cleanups) await cleanup()
 }
