@@ -1,7 +1,7 @@
 // Latency and throughput of hot paths against the real dev server over HTTP (loopback only), the catalog
 // over a seeded 10,000-product catalog, each catalog read beside a baseline: the same SQL through the same
 // driver behind a bare node:http handler (bench/baseline-server.ts).
-// Usage: npm run bench:http [-- --seconds 5 --concurrency 8 --products 10000 --postgres]
+// Usage: npm run bench:http [-- --seconds 5 --concurrency 8 --products 10000 --buyers 32 --postgres]
 // Not part of npm test. The catalog is seeded set-based into a fresh embedded database in a temporary
 // directory; with --postgres into a fresh database `commerce_bench_http` on this machine's PostgreSQL
 // (TEST_PG_URL) through the Neon driver and the test WebSocket proxy; with DATABASE_URL into that database
