@@ -15,6 +15,7 @@ export type EmailTemplate =
   | 'low_stock'
   | 'order_confirmation'
   | 'order_refunded'
+  | 'order_shipped'
 
 /** One line of a low-stock email (a product without variants, or one variant). */
 export interface LowStockLine {
@@ -23,6 +24,13 @@ export interface LowStockLine {
   name: string
   quantity: number
   threshold: number
+}
+
+/** One shipment of an order-shipped email. */
+export interface ShipmentLine {
+  carrier: string | null
+  tracking_number: string | null
+  tracking_url: string | null
 }
 
 export interface RenderedEmail {
@@ -120,6 +128,20 @@ export function renderEmail(template: EmailTemplate, data: Record<string, unknow
         `We refunded ${String(data.amount ?? '')} ${String(data.currency ?? '')} for order ${String(data.order_number ?? '')}.`,
         'Depending on your bank it can take 5-10 days to show on your statement.',
       ])
+    case 'order_shipped': {
+      const shipments = Array.isArray(data.shipments) ? (data.shipments as ShipmentLine[]) : []
+      return make(`Order ${String(data.order_number ?? '')} is on its way`, [
+        `Hi ${name},`,
+        `Your order ${String(data.order_number ?? '')} has shipped.`,
+        ...shipments
+          .map((s) =>
+            [s.carrier, s.tracking_number ? `tracking number ${s.tracking_number}` : null, s.tracking_url]
+              .filter(Boolean)
+              .join(' – '),
+          )
+          .filter(Boolean),
+      ])
+    }
     case 'mfa_reset':
       return make('Two-step verification was reset', [
         `Hi ${name},`,

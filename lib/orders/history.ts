@@ -48,6 +48,8 @@ export async function recordTransitions(
       toStatus: t.to,
       actorId,
       reason: t.reason ?? null,
+      // the wall clock, not the transaction's start: changes made in one transaction keep their order
+      createdAt: sql`clock_timestamp()`,
     }))
   if (rows.length > 0) await tx.insert(orderStatusHistory).values(rows)
 }

@@ -67,6 +67,17 @@ export interface ViewOptions {
   clientSecret?: string | null
   /** the guest's order token, only in the 201 of a guest order and its replay */
   accessToken?: string
+  /** staff notes (lib/orders/notes.ts staffNotes), shown to staff only; omitted when not read */
+  staffNotes?: StaffNoteView[]
+}
+
+/** A staff note as the order view shows it. */
+export interface StaffNoteView {
+  id: string
+  order_id: string
+  body: string
+  author_id: string | null
+  created_at: string
 }
 
 const iso = (d: Date | null | undefined) => (d ? d.toISOString() : null)
@@ -168,6 +179,7 @@ export function orderView(o: FullOrder, opts: ViewOptions) {
     updated_at: iso(o.updatedAt),
     ...(opts.accessToken ? { access_token: opts.accessToken } : {}),
     ...(opts.staff ? { flags: o.flags as OrderFlag[] } : {}),
+    ...(opts.staff && opts.staffNotes ? { staff_notes: opts.staffNotes } : {}),
   }
   return view
 }
@@ -327,4 +339,16 @@ export const OrderSchema = z.object({
     .array(z.object({ code: z.string(), message: z.string(), at: z.string() }).passthrough())
     .optional()
     .describe('staff only'),
+  staff_notes: z
+    .array(
+      z.object({
+        id: z.string(),
+        order_id: z.string(),
+        body: z.string(),
+        author_id: z.string().nullable(),
+        created_at: z.string(),
+      }),
+    )
+    .optional()
+    .describe('staff only: notes from POST /orders/{order_id}/notes, oldest first'),
 })

@@ -1,6 +1,12 @@
 import { eq } from 'drizzle-orm'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
-import { inventoryLedger, orderStatusHistory, outboxEmails, products, refunds } from '../../db/schema/index.js'
+import {
+  inventoryLedger,
+  orderStatusHistory,
+  outboxEmails,
+  products,
+  refunds,
+} from '../../db/schema/index.js'
 import { refundOrder } from '../../lib/orders/refunds.js'
 import { resetStripeClient } from '../../lib/payments/stripe.js'
 import { getDb } from '../../lib/platform/db.js'
@@ -53,21 +59,35 @@ describe('POST /orders/{order_id}/refund', () => {
   it('refunds lines by unrefunded total x q / unrefunded quantity, the last unit taking the remainder', async () => {
     setEnv({ STRIPE_SECRET_KEY: undefined })
     // 3 units for 10.00 in all: 3.33, 3.33, 3.34
-    const { order, items } = await orderInState({ lines: [{ quantity: 3, unitPriceCents: 333 }], shippingCents: 1 })
+    const { order, items } = await orderInState({
+      lines: [{ quantity: 3, unitPriceCents: 333 }],
+      shippingCents: 1,
+    })
     const line = items[0]!
     const first = await as(people.admin.token).post(refundPath(order.id), {
       items: [{ order_item_id: line.id, quantity: 1 }],
       reason: 'one',
     })
-    expect(first.body.items[0]).toMatchObject({ refunded_quantity: 1, refunded_amount: 3.33, cancelled_quantity: 1 })
+    expect(first.body.items[0]).toMatchObject({
+      refunded_quantity: 1,
+      refunded_amount: 3.33,
+      cancelled_quantity: 1,
+    })
     const rest = await as(people.admin.token).post(refundPath(order.id), {
       items: [{ order_item_id: line.id, quantity: 2 }],
       reason: 'rest',
     })
-    expect(rest.body.items[0]).toMatchObject({ refunded_quantity: 3, refunded_amount: 9.99, cancelled_quantity: 3 })
+    expect(rest.body.items[0]).toMatchObject({
+      refunded_quantity: 3,
+      refunded_amount: 9.99,
+      cancelled_quantity: 3,
+    })
     expect(rest.body.financial_status).toBe('partially_refunded')
     // shipping only when asked for
-    const ship = await as(people.admin.token).post(refundPath(order.id), { refund_shipping: true, reason: 'ship' })
+    const ship = await as(people.admin.token).post(refundPath(order.id), {
+      refund_shipping: true,
+      reason: 'ship',
+    })
     expect(ship.body).toMatchObject({ financial_status: 'refunded', status: 'refunded', refunded_amount: 10 })
   })
 
@@ -86,15 +106,16 @@ describe('POST /orders/{order_id}/refund', () => {
   })
 
   it('refunds everything left with no amount and no items, restocking the lines: status refunded', async () => {
-    const { order, products: made } = await orderInState({ stripe: fake })
+    const { order, products: made, items } = await orderInState({ stripe: fake })
+    const firstLine = items.find((i) => i.productId === made[0]!.id)!
     const res = await as(people.admin.token).post(refundPath(order.id), { reason: 'all', restock: true })
     expect(res.body).toMatchObject({ financial_status: 'refunded', status: 'refunded', refunded_amount: 50 })
-    expect(res.body.items.map((i: any) => i.cancelled_quantity)).toEqual([2, 1])
+    for (const i of res.body.items) expect(i.cancelled_quantity).toBe(i.quantity)
     const db = await getDb()
     const [p] = await db.select().from(products).where(eq(products.id, made[0]!.id))
-    expect(p!.inventoryQuantity).toBe(12)
+    expect(p!.inventoryQuantity).toBe(10 + firstLine.quantity)
     const ledger = await db.select().from(inventoryLedger).where(eq(inventoryLedger.productId, made[0]!.id))
-    expect(ledger.some((l) => l.delta === 2)).toBe(true)
+    expect(ledger.some((l) => l.delta === firstLine.quantity)).toBe(true)
   })
 
   it('answers 502 and changes nothing when Stripe refuses the refund', async () => {
@@ -102,8 +123,6 @@ describe('POST /orders/{order_id}/refund', () => {
     fake.failNext.refund = 5
     const res = await as(people.admin.token).post(refundPath(order.id), { amount: 10, reason: 'x' })
     expectProblem(res, 502, 'payment_provider_error')
-    const after = await as(people.admin.token).get(`/api/v1/orders/${order.id}/refund`)
-    expect(after.status).toBe(405)
     const db = await getDb()
     const [row] = await db.select().from(refunds).where(eq(refunds.orderId, order.id))
     expect(row!.status).toBe('failed')
@@ -128,13 +147,16 @@ describe('POST /orders/{order_id}/refund', () => {
 
   it('never refunds above paid minus refunded', async () => {
     const { order, items } = await orderInState({ stripe: fake })
-    expectProblem(await as(people.admin.token).post(refundPath(order.id), { amount: 50.01, reason: 'x' }), 422)
+    expectProblem(
+      await as(people.admin.token).post(refundPath(order.id), { amount: 50.01, reason: 'x' }),
+      422,
+    )
     await as(people.admin.token).post(refundPath(order.id), { amount: 40, reason: 'x' })
     const res = await as(people.admin.token).post(refundPath(order.id), {
       items: [{ order_item_id: items[1]!.id, quantity: 1 }],
       reason: 'x',
     })
-    expectProblem(res, 422, 'validation_failed')
+    expectProblem(res, 422, 'exceeds_refundable')
     expect(res.body.errors[0]).toMatchObject({ path: 'items', code: 'exceeds_refundable' })
   })
 
@@ -171,10 +193,18 @@ describe('POST /orders/{order_id}/refund', () => {
 
   it('is an illegal transition on an unpaid or fully refunded order', async () => {
     const { order: pending } = await orderInState({ financialStatus: 'pending' })
-    expectProblem(await as(people.admin.token).post(refundPath(pending.id), { reason: 'x' }), 409, 'illegal_transition')
+    expectProblem(
+      await as(people.admin.token).post(refundPath(pending.id), { reason: 'x' }),
+      409,
+      'illegal_transition',
+    )
     const { order } = await orderInState()
     await refundOrder(await getDb(), order.id, { reason: 'all' }, { actorId: null })
-    expectProblem(await as(people.admin.token).post(refundPath(order.id), { amount: 1, reason: 'x' }), 409, 'illegal_transition')
+    expectProblem(
+      await as(people.admin.token).post(refundPath(order.id), { amount: 1, reason: 'x' }),
+      409,
+      'illegal_transition',
+    )
   })
 
   it('needs orders.refund: staff 403, the owner 403, another customer 404, a guest token 404', async () => {
@@ -185,7 +215,10 @@ describe('POST /orders/{order_id}/refund', () => {
     expectProblem(await as(other.token).post(refundPath(order.id), { reason: 'x' }), 404)
     const { order: guest } = await orderInState()
     expectProblem(await as(other.token).post(refundPath(guest.id), { reason: 'x' }), 404)
-    expectProblem(await as(people.admin.token).post(refundPath('00000000-0000-4000-8000-000000000000'), { reason: 'x' }), 404)
+    expectProblem(
+      await as(people.admin.token).post(refundPath('00000000-0000-4000-8000-000000000000'), { reason: 'x' }),
+      404,
+    )
   })
 
   it('answers the shared token cases with 401', async () => {
