@@ -155,23 +155,32 @@ interface Figures {
   errors: number
 }
 
-async function measure(fn: () => Promise<Response>): Promise<Figures> {
+async function measure(
+  fn: (worker: number) => Promise<Response>,
+  workers = concurrency,
+  onAnswer?: (res: Response, body: ArrayBuffer) => void,
+): Promise<Figures> {
   // A short warm-up (JIT, database caches), not counted.
   const warm = performance.now() + Math.min(1, seconds / 3) * 1000
   await Promise.all(
-    Array.from({ length: concurrency }, async () => {
-      while (performance.now() < warm) await (await fn()).arrayBuffer()
+    Array.from({ length: workers }, async (_, w) => {
+      while (performance.now() < warm) {
+        const res = await fn(w)
+        const body = await res.arrayBuffer()
+        onAnswer?.(res, body)
+      }
     }),
   )
   const latencies: number[] = []
   let errors = 0
   const end = performance.now() + seconds * 1000
   await Promise.all(
-    Array.from({ length: concurrency }, async () => {
+    Array.from({ length: workers }, async (_, w) => {
       while (performance.now() < end) {
         const t0 = performance.now()
-        const res = await fn()
-        await res.arrayBuffer()
+        const res = await fn(w)
+        const body = await res.arrayBuffer()
+        onAnswer?.(res, body)
         latencies.push(performance.now() - t0)
         if (!res.ok) errors++
       }
@@ -252,6 +261,9 @@ const server = await start(
     LOG_LEVEL: 'error',
     ADMIN_EMAIL: 'bench-admin@example.com',
     ADMIN_PASSWORD: 'bench admin passphrase for imports',
+    // 32 buyers order for seconds on end: the unpaid-order caps are raised by their settings
+    MAX_UNPAID_ORDERS_PER_BUYER: '1000000',
+    MAX_UNPAID_ORDERS_PER_IP: '1000000',
   },
   `${base}/health`,
 )
@@ -343,6 +355,102 @@ try {
     const summary = [...statuses].map(([k, v]) => `${k} ${v}`).join(', ') || `HTTP ${res.status}`
     console.log(`| ${run} | ${ms.toFixed(0)} | ${summary} |`)
   }
+
+  // POST /orders: 32 signed-in buyers at once over 5 SKUs with ample stock (manual payment, no shipping
+  // rates), then one customer's GET /orders. Every unit in a 201 must have left stock, and no more.
+  const staff = { 'content-type': 'application/json', authorization: `Bearer ${admin.access_token}` }
+  const INITIAL = 1_000_000
+  const skuCsv = ['sku,name,price,inventory_quantity,status']
+  for (let i = 0; i < 5; i++) skuCsv.push(`BENCH-ORDER-${i},"Bench order item ${i}",9.99,${INITIAL},active`)
+  const imported = (await fetch(`${base}/products/bulk-import`, {
+    method: 'POST',
+    headers: { ...staff, 'content-type': 'text/csv' },
+    body: skuCsv.join('\n'),
+  }).then((r) => r.json())) as { results: Array<{ id: string }> }
+  const skuIds = imported.results.map((r) => r.id)
+  const buyers: string[] = []
+  for (let b = 0; b < 32; b += 4) {
+    const batch = await Promise.all(
+      [0, 1, 2, 3].map((k) =>
+        fetch(`${base}/auth/register`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({
+            email: `bench-buyer-${b + k}-${Date.now()}@example.com`,
+            password,
+            first_name: 'Buyer',
+            last_name: String(b + k),
+          }),
+        }).then((r) => r.json() as Promise<{ access_token: string }>),
+      ),
+    )
+    buyers.push(...batch.map((r) => r.access_token))
+  }
+  const address = {
+    first_name: 'Bench',
+    last_name: 'Buyer',
+    line1: '1 Main St',
+    city: 'Springfield',
+    state: 'IL',
+    postal_code: '62701',
+    country: 'US',
+  }
+  const sold = new Map<string, number>()
+  let turn = 0
+  const orderStatuses = new Map<number, number>()
+  let firstRefusal: string | undefined
+  const placing = await measure(
+    (w) => {
+      const sku = skuIds[turn++ % skuIds.length]!
+      const quantity = 1 + (turn % 3)
+      return fetch(`${base}/orders`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${buyers[w]}` },
+        body: JSON.stringify({ items: [{ product_id: sku, quantity }], shipping_address: address }),
+      })
+    },
+    buyers.length,
+    (res, body) => {
+      orderStatuses.set(res.status, (orderStatuses.get(res.status) ?? 0) + 1)
+      if (res.status !== 201) {
+        firstRefusal ??= Buffer.from(body).toString('utf8').slice(0, 300)
+        return
+      }
+      const order = JSON.parse(Buffer.from(body).toString('utf8')) as {
+        items: Array<{ product_id: string; quantity: number }>
+      }
+      for (const it of order.items) sold.set(it.product_id, (sold.get(it.product_id) ?? 0) + it.quantity)
+    },
+  )
+  let oversold = 0
+  let mismatch = 0
+  for (const id of skuIds) {
+    const p = (await fetch(`${base}/products/${id}`, { headers: staff }).then((r) => r.json())) as {
+      inventory_quantity: number
+    }
+    const taken = INITIAL - p.inventory_quantity
+    if (p.inventory_quantity < 0) oversold += -p.inventory_quantity
+    mismatch += Math.abs(taken - (sold.get(id) ?? 0))
+  }
+  const listing = await measure((w) =>
+    fetch(`${base}/orders?limit=20`, { headers: { authorization: `Bearer ${buyers[w % buyers.length]}` } }),
+  )
+  console.log(`\n| orders | workers | requests | req/s | p50 ms | p95 ms | p99 ms | errors |`)
+  console.log(`|---|---|---|---|---|---|---|---|`)
+  for (const [name, m, w] of [
+    ['POST /orders (32 buyers, 5 SKUs)', placing, buyers.length],
+    ["GET /orders (a customer's own)", listing, concurrency],
+  ] as const) {
+    console.log(
+      `| ${name} | ${w} | ${m.requests} | ${m.rps.toFixed(0)} | ${f1(m.p50)} | ${f1(m.p95)} | ${f1(m.p99)} | ${m.errors} |`,
+    )
+  }
+  const units = [...sold.values()].reduce((a, b) => a + b, 0)
+  console.log(
+    `\nPOST /orders statuses: ${[...orderStatuses].map(([k, v]) => `${k} x${v}`).join(', ')}; units sold ${units}; oversold units ${oversold}; stock taken vs units in 201 answers differs by ${mismatch}`,
+  )
+  if (firstRefusal) console.log(`first refusal: ${firstRefusal}`)
+  if (oversold || mismatch) process.exitCode = 1
 
   const mem = await fetch(`${base}/metrics`).then((r) => r.text())
   console.log(
