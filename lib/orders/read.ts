@@ -10,7 +10,7 @@ import { illegalTransition, lockOrder } from './history.js'
 import { priceCart } from './pricing.js'
 import { AddressSchema } from './schemas.js'
 import { loadPricingSettings } from './settings.js'
-import { type FullOrder, loadOrder, OrderSchema, orderView } from './view.js'
+import { FULL_ORDER, type FullOrder, loadOrder, OrderSchema, orderView } from './view.js'
 
 // Reading orders (a customer's own, or all of them for staff with orders.view) and the buyer's and staff's
 // edits of an order. Lists are two statements whatever the page size: the page's ids (with the total),
@@ -108,16 +108,7 @@ export async function listOrders(db: Db, q: ListOrdersRequest, principal: Princi
   const full = ids.length
     ? ((await db.query.orders.findMany({
         where: inArray(orders.id, ids),
-        with: {
-          items: { orderBy: (i, { asc }) => [asc(i.createdAt), asc(i.id)] },
-          fulfillments: {
-            orderBy: (f, { asc }) => [asc(f.createdAt), asc(f.id)],
-            with: { items: { columns: { orderItemId: true, quantity: true } } },
-          },
-          refunds: { orderBy: (r, { asc }) => [asc(r.createdAt), asc(r.id)] },
-          returns: { orderBy: (r, { asc }) => [asc(r.createdAt), asc(r.id)] },
-          payments: { orderBy: (p, { asc }) => [asc(p.createdAt), asc(p.id)] },
-        },
+        with: FULL_ORDER,
       })) as FullOrder[])
     : []
   const byId = new Map(full.map((o) => [o.id, o]))
