@@ -20,6 +20,7 @@ export const { GET, HEAD, OPTIONS, POST, PUT, PATCH, DELETE } = methods({
       auth: 'public',
       rateLimit: false,
       rawBody: true,
+      responses: { 400: 'invalid_signature (nothing changed)', 404: 'No webhook secret configured' },
       response: z.object({
         received: z.literal(true),
         duplicate: z.literal(true).optional(),

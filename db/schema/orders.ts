@@ -601,7 +601,7 @@ export const ordersRelations = relations(orders, ({ one, many }) => ({
   fulfillments: many(fulfillments),
   trackingEvents: many(trackingEvents),
   returns: many(returns),
-  notes: many(orderNotes),
+  staffNotes: many(orderNotes),
 }))
 
 export const orderItemsRelations = relations(orderItems, ({ one, many }) => ({
@@ -640,6 +640,11 @@ export const fulfillmentItemsRelations = relations(fulfillmentItems, ({ one }) =
 export const trackingEventsRelations = relations(trackingEvents, ({ one }) => ({
   order: one(orders, { fields: [trackingEvents.orderId], references: [orders.id] }),
   fulfillment: one(fulfillments, { fields: [trackingEvents.fulfillmentId], references: [fulfillments.id] }),
+}))
+
+export const orderNotesRelations = relations(orderNotes, ({ one }) => ({
+  order: one(orders, { fields: [orderNotes.orderId], references: [orders.id] }),
+  author: one(users, { fields: [orderNotes.authorId], references: [users.id] }),
 }))
 
 export const returnsRelations = relations(returns, ({ one }) => ({

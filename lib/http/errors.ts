@@ -111,6 +111,17 @@ export function errorToResponse(err: unknown, requestId: string): Response {
       requestId,
     )
   }
+  // A deadlock or serialization failure rolled the whole transaction back: nothing changed, and the same
+  // request may succeed a moment later. A 409 the client can retry, not a 500.
+  if (code === '40P01' || code === '40001') {
+    return problemResponse(
+      409,
+      'concurrent_update',
+      'Another request changed the same data at the same time; nothing was changed. Try again.',
+      requestId,
+      { headers: { 'retry-after': '1' } },
+    )
+  }
   return problemResponse(500, 'internal_error', 'Something went wrong on our side.', requestId)
 }
 

@@ -85,6 +85,18 @@ function operation(method: string, spec: RouteSpec): Record<string, unknown> {
     responses['401'] = problemRef('Missing or invalid token')
     if (spec.auth !== 'authenticated') responses['403'] = problemRef('Not allowed')
   }
+  // A path with an id names one object: an unknown one, or one the caller may not see, is a 404.
+  if (spec.path.includes('[') && spec.auth !== 'cron' && !responses['404']) {
+    responses['404'] = problemRef('Not found (or not visible to the caller)')
+  }
+  // Order routes decide per order: the caller may see the order yet not act on it this way.
+  if (
+    spec.auth === 'authenticated' &&
+    /\/(orders\/\[order_id\]|returns\/\[return_id\])/.test(spec.path) &&
+    !responses['403']
+  ) {
+    responses['403'] = problemRef('Not allowed to do this to the order')
+  }
   if (spec.rateLimit !== false) responses['429'] = problemRef('Rate limited')
   responses['500'] = problemRef('Internal error')
 

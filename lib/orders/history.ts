@@ -41,15 +41,16 @@ export async function recordTransitions(
 ): Promise<void> {
   const rows = transitions
     .filter((t) => t.from !== t.to)
-    .map((t) => ({
+    .map((t, i) => ({
       orderId,
       type: t.type,
       fromStatus: t.from,
       toStatus: t.to,
       actorId,
       reason: t.reason ?? null,
-      // the wall clock, not the transaction's start: changes made in one transaction keep their order
-      createdAt: sql`clock_timestamp()`,
+      // the wall clock, not the transaction's start, so changes made in one transaction keep their order;
+      // rows of one statement can share a microsecond, so each is one microsecond after the one before
+      createdAt: sql`clock_timestamp() + ${sql.raw(String(i))} * interval '1 microsecond'`,
     }))
   if (rows.length > 0) await tx.insert(orderStatusHistory).values(rows)
 }

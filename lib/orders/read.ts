@@ -10,7 +10,7 @@ import { illegalTransition, lockOrder } from './history.js'
 import { priceCart } from './pricing.js'
 import { AddressSchema } from './schemas.js'
 import { loadPricingSettings } from './settings.js'
-import { type FullOrder, loadOrder, OrderSchema, orderView } from './view.js'
+import { FULL_ORDER, type FullOrder, loadOrder, OrderSchema, orderView } from './view.js'
 
 // Reading orders (a customer's own, or all of them for staff with orders.view) and the buyer's and staff's
 // edits of an order. Lists are two statements whatever the page size: the page's ids (with the total),
@@ -108,16 +108,7 @@ export async function listOrders(db: Db, q: ListOrdersRequest, principal: Princi
   const full = ids.length
     ? ((await db.query.orders.findMany({
         where: inArray(orders.id, ids),
-        with: {
-          items: { orderBy: (i, { asc }) => [asc(i.createdAt), asc(i.id)] },
-          fulfillments: {
-            orderBy: (f, { asc }) => [asc(f.createdAt), asc(f.id)],
-            with: { items: { columns: { orderItemId: true, quantity: true } } },
-          },
-          refunds: { orderBy: (r, { asc }) => [asc(r.createdAt), asc(r.id)] },
-          returns: { orderBy: (r, { asc }) => [asc(r.createdAt), asc(r.id)] },
-          payments: { orderBy: (p, { asc }) => [asc(p.createdAt), asc(p.id)] },
-        },
+        with: FULL_ORDER,
       })) as FullOrder[])
     : []
   const byId = new Map(full.map((o) => [o.id, o]))
@@ -188,24 +179,32 @@ export async function updateOrder(
     }
     if (body.shipping_address && settings) {
       const lines = visible.items.map((i) => ({ unitPriceCents: i.unitPriceCents, quantity: i.quantity }))
-      const price = (a: { country: string; state?: string | null }) =>
-        priceCart(
-          {
-            lines,
-            address: { country: a.country, state: a.state ?? null },
-            shippingMethod: o.shippingMethod,
-          },
-          settings,
-        )
-      const old = o.shippingAddress as { country: string; state?: string } | null
-      const before = old ? price(old) : null
-      const after = price(body.shipping_address)
+      // Price the new address as the order was priced (its lines, its discount — a fixed amount spreads
+      // over the lines exactly as the original discount did — and its taxes_included), and compare with
+      // what the order stores, not with today's price of the old address.
+      const after = priceCart(
+        {
+          lines,
+          address: { country: body.shipping_address.country, state: body.shipping_address.state ?? null },
+          shippingMethod: o.shippingMethod,
+          discount:
+            o.discountAmountCents > 0
+              ? {
+                  id: 'stored',
+                  code: 'stored',
+                  type: 'fixed_amount',
+                  percentBps: null,
+                  amountCents: o.discountAmountCents,
+                  minSubtotalCents: null,
+                }
+              : null,
+        },
+        { ...settings, taxesIncluded: o.taxesIncluded },
+      )
       const changes =
-        !before ||
-        before.taxRate?.id !== after.taxRate?.id ||
-        before.taxCents !== after.taxCents ||
-        before.shippingCents !== after.shippingCents ||
-        before.shippingTaxCents !== after.shippingTaxCents
+        after.taxCents !== o.taxAmountCents ||
+        after.shippingCents !== o.shippingAmountCents ||
+        after.shippingTaxCents !== o.shippingTaxAmountCents
       if (changes) {
         throw conflict(
           'address_changes_price',

@@ -79,7 +79,8 @@ export function lineRefundCents(
   const units = item.quantity - item.refundedQuantity
   const left = item.totalAmountCents - item.refundedAmountCents
   if (q >= units) return left
-  return Math.floor((left * q) / units)
+  // half-up in integers; never above what is left (q < units)
+  return Math.floor((2 * left * q + units) / (2 * units))
 }
 
 /** Work out what the refund covers; 422 naming the field for anything the order does not allow. */

@@ -36,21 +36,21 @@ export type FullOrder = Order & {
 /** Any query runner: the db or a transaction handle. */
 export type Runner = Pick<Db, 'query' | 'select' | 'insert' | 'update' | 'delete' | 'execute'>
 
+/** What an order nests, oldest first: lines, fulfilments (with their lines), refunds, returns, payments. */
+export const FULL_ORDER = {
+  items: { orderBy: (i, { asc }) => [asc(i.createdAt), asc(i.id)] },
+  fulfillments: {
+    orderBy: (f, { asc }) => [asc(f.createdAt), asc(f.id)],
+    with: { items: { columns: { orderItemId: true, quantity: true } } },
+  },
+  refunds: { orderBy: (r, { asc }) => [asc(r.createdAt), asc(r.id)] },
+  returns: { orderBy: (r, { asc }) => [asc(r.createdAt), asc(r.id)] },
+  payments: { orderBy: (p, { asc }) => [asc(p.createdAt), asc(p.id)] },
+} satisfies NonNullable<Parameters<Db['query']['orders']['findFirst']>[0]>['with']
+
 /** The order with its lines, fulfilments (and their lines), refunds, returns and payments: one statement. */
 export async function loadOrder(db: Runner, orderId: string): Promise<FullOrder | undefined> {
-  const row = await db.query.orders.findFirst({
-    where: eq(orders.id, orderId),
-    with: {
-      items: { orderBy: (i, { asc }) => [asc(i.createdAt), asc(i.id)] },
-      fulfillments: {
-        orderBy: (f, { asc }) => [asc(f.createdAt), asc(f.id)],
-        with: { items: { columns: { orderItemId: true, quantity: true } } },
-      },
-      refunds: { orderBy: (r, { asc }) => [asc(r.createdAt), asc(r.id)] },
-      returns: { orderBy: (r, { asc }) => [asc(r.createdAt), asc(r.id)] },
-      payments: { orderBy: (p, { asc }) => [asc(p.createdAt), asc(p.id)] },
-    },
-  })
+  const row = await db.query.orders.findFirst({ where: eq(orders.id, orderId), with: FULL_ORDER })
   return row as FullOrder | undefined
 }
 

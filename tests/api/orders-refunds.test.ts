@@ -104,7 +104,9 @@ describe('POST /orders/{order_id}/refund (manual payment)', () => {
       expect(res.status, res.text).toBe(200)
       amounts.push(res.body.refunds.at(-1).amount)
     }
-    expect(amounts).toEqual([3.33, 3.33, 3.34])
+    // 10.00 / 3 = 3.333 -> 3.33; then 6.67 / 2 = 3.335 -> 3.34 (half-up); the last unit takes what is left
+    expect(amounts).toEqual([3.33, 3.34, 3.33])
+    expect(amounts.reduce((a, b) => a + Math.round(b * 100), 0)).toBe(1000)
   })
 
   it('refunds shipping only with refund_shipping and ends refunded (status refunded) when all is returned', async () => {

@@ -60,3 +60,17 @@ describe('errorToResponse for an unreachable database', () => {
     expect(errorToResponse(new Error('boom'), 'req_test').status).toBe(500)
   })
 })
+
+describe('errorToResponse for a transaction the database rolled back', () => {
+  it('turns a deadlock or serialization failure into a retryable 409 without driver detail', async () => {
+    for (const code of ['40P01', '40001']) {
+      const err = wrapped(Object.assign(new Error('deadlock detected'), { code }))
+      const res = errorToResponse(err, 'req_test')
+      expect(res.status).toBe(409)
+      expect(res.headers.get('retry-after')).toBe('1')
+      const body = await res.json()
+      expect(body).toMatchObject({ status: 409, code: 'concurrent_update' })
+      expect(JSON.stringify(body)).not.toMatch(/deadlock detected|Failed query/)
+    }
+  })
+})

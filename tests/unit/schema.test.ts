@@ -66,6 +66,8 @@ describe('migrations', () => {
     expect(rows.map((r) => r.table_name)).toEqual(
       [
         'categories',
+        'discount_redemptions',
+        'discounts',
         'fulfillment_items',
         'fulfillments',
         'idempotency_keys',
@@ -73,6 +75,7 @@ describe('migrations', () => {
         'mfa_backup_codes',
         'mfa_devices',
         'order_items',
+        'order_notes',
         'order_status_history',
         'orders',
         'outbox_emails',
@@ -81,8 +84,10 @@ describe('migrations', () => {
         'products',
         'refunds',
         'returns',
+        'shipping_rates',
         'skus',
         'stock_alerts',
+        'tax_rates',
         'tracking_events',
         'user_activities',
         'user_permissions',
@@ -252,6 +257,25 @@ describe('orders', () => {
     ).rejects.toMatchObject(violates('orders_currency_check'))
   })
 
+  it('leaves included tax out of the total, and refuses refunds above what was paid', async () => {
+    const included = { email: 'o@example.com', currency: 'USD', ...money, taxesIncluded: true }
+    const tax = money.taxAmountCents
+    await db.insert(orders).values({ ...included, totalAmountCents: 10_300 - tax })
+    await expect(db.insert(orders).values({ ...included, totalAmountCents: 10_300 })).rejects.toMatchObject(
+      violates('orders_money_total_check'),
+    )
+    await expect(
+      db.insert(orders).values({
+        email: 'o@example.com',
+        currency: 'USD',
+        ...money,
+        totalAmountCents: 10_300,
+        paidAmountCents: 10_300,
+        refundedAmountCents: 10_301,
+      }),
+    ).rejects.toMatchObject(violates('orders_refunded_amount_check'))
+  })
+
   it('refuses an update that breaks the identity', async () => {
     const [o] = await db
       .insert(orders)
@@ -262,7 +286,7 @@ describe('orders', () => {
     ).rejects.toMatchObject(violates('orders_money_total_check'))
   })
 
-  it('checks each line: identity, positive quantity, fulfilled <= quantity', async () => {
+  it('checks each line: identity (tax added or included), positive quantity, fulfilled + cancelled <= quantity', async () => {
     const [o] = await db
       .insert(orders)
       .values({ email: 'o@example.com', currency: 'USD', subtotalCents: 2_000, totalAmountCents: 2_000 })
@@ -286,8 +310,16 @@ describe('orders', () => {
       violates('order_items_quantity_check'),
     )
     await expect(db.insert(orderItems).values({ ...line, fulfilledQuantity: 3 })).rejects.toMatchObject(
-      violates('order_items_fulfilled_quantity_check'),
+      violates('order_items_fulfilled_cancelled_check'),
     )
+    await expect(
+      db.insert(orderItems).values({ ...line, fulfilledQuantity: 1, cancelledQuantity: 2 }),
+    ).rejects.toMatchObject(violates('order_items_fulfilled_cancelled_check'))
+    // tax included in the price: the total is subtotal - discount, the tax is not added again
+    await db.insert(orderItems).values({ ...line, taxesIncluded: true, totalAmountCents: 1_900 })
+    await expect(
+      db.insert(orderItems).values({ ...line, taxesIncluded: true, totalAmountCents: 2_060 }),
+    ).rejects.toMatchObject(violates('order_items_money_total_check'))
   })
 })
 

@@ -1,6 +1,7 @@
 import { methods } from '../../../../lib/http/methods.js'
 import { json, route } from '../../../../lib/http/route.js'
 import { orderFor } from '../../../../lib/orders/access.js'
+import { staffNotes } from '../../../../lib/orders/notes.js'
 import { UpdateOrderBody, updateOrder } from '../../../../lib/orders/read.js'
 import { OrderParams } from '../../../../lib/orders/schemas.js'
 import { OrderSchema, orderView } from '../../../../lib/orders/view.js'
@@ -14,7 +15,7 @@ export const { GET, HEAD, OPTIONS, POST, PUT, PATCH, DELETE } = methods({
       summary: 'Get an order',
       description:
         'The owner, a guest with the order’s `X-Order-Token`, or staff with orders.view (who also see ' +
-        '`flags`). Anyone else gets a 404.',
+        '`flags` and `staff_notes`). Anyone else gets a 404.',
       tags: ['orders'],
       auth: 'optional',
       params: OrderParams,
@@ -22,7 +23,8 @@ export const { GET, HEAD, OPTIONS, POST, PUT, PATCH, DELETE } = methods({
     },
     async ({ db, params, principal, request }) => {
       const { order, staff } = await orderFor(db, params.order_id, principal, request)
-      return json(orderView(order, { staff }))
+      const notes = staff ? await staffNotes(db, order.id) : undefined
+      return json(orderView(order, { staff, staffNotes: notes }))
     },
   ),
   // PUT /api/v1/orders/{order_id} – notes and addresses (owner), also tags and metadata (orders.manage)
