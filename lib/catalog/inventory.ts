@@ -2,7 +2,7 @@ import { sql } from 'drizzle-orm'
 import { z } from 'zod'
 import { inventoryPolicies, products } from '../../db/schema/index.js'
 import { conflict } from '../http/errors.js'
-import type { Db } from '../platform/db.js'
+import { type Db, rowsOf } from '../platform/db.js'
 import {
   catalogDbError,
   fieldError,
@@ -89,8 +89,6 @@ export async function getInventory(db: Db, raw: string, viewer: Viewer): Promise
   if (!p) throw productNotFound()
   return toInventory(p)
 }
-
-const rowsOf = <T>(r: unknown) => (r as { rows: T[] }).rows
 
 /** PUT /products/{product_id}/inventory: absolute levels; unchanged levels write no ledger row. */
 export async function setInventory(

@@ -2,7 +2,7 @@ import { sql } from 'drizzle-orm'
 import { z } from 'zod'
 import { unprocessable } from '../http/errors.js'
 import { now } from '../platform/clock.js'
-import type { Db } from '../platform/db.js'
+import { type Db, rowsOf } from '../platform/db.js'
 import { env } from '../platform/env.js'
 import { toMajor } from '../platform/money.js'
 
@@ -65,7 +65,6 @@ export function periodOf(q: { from?: Date | undefined; to?: Date | undefined }, 
 
 const REVENUE = sql`o.paid_amount_cents > 0 and o.status <> 'cancelled'`
 const halfUpDiv = (a: number, b: number) => (b ? Math.floor((2 * a + b) / (2 * b)) : 0)
-const rowsOf = <T>(r: unknown) => (r as { rows: T[] }).rows
 
 export async function orderAnalytics(db: Db, q: z.output<typeof AnalyticsQuery>): Promise<Analytics> {
   const { from, to } = periodOf(q)

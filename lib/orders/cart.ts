@@ -2,6 +2,7 @@ import { sql } from 'drizzle-orm'
 import { z } from 'zod'
 import { categoryShown } from '../catalog/view.js'
 import { type FieldError, ProblemError } from '../http/errors.js'
+import { rowsOf } from '../platform/db.js'
 import type { Runner } from './view.js'
 
 // A cart's lines resolved against the catalog in one statement, whatever their number. Every price,
@@ -78,7 +79,7 @@ export async function resolveCart(db: Runner, items: CartLineInput[]): Promise<R
     left join categories c on c.id = p.category_id
     left join product_variants v on v.id = w.variant_id
     order by w.ord`)
-  const rows = (result as unknown as { rows: Row[] }).rows
+  const rows = rowsOf<Row>(result)
   const errors: FieldError[] = []
   const lines: ResolvedLine[] = []
   rows.forEach((r, n) => {

@@ -7,7 +7,7 @@ import { ProblemError, unauthorized } from '../http/errors.js'
 import { guestCaller, type Saver, withIdempotency } from '../http/idempotency.js'
 import { json } from '../http/route.js'
 import { paymentClientSecret, startPayment } from '../payments/start.js'
-import type { Db } from '../platform/db.js'
+import { type Db, rowsOf } from '../platform/db.js'
 import { env } from '../platform/env.js'
 import { toMajor } from '../platform/money.js'
 import { rateLimitsEnabled } from '../platform/ratelimit.js'
@@ -141,7 +141,7 @@ export async function quoteOrder(db: Db, body: OrderInputBody, principal: Princi
   let email = guest ?? ''
   if (principal) {
     const r = await db.execute(sql`select email from users where id = ${principal.userId}`)
-    email = String((r as unknown as { rows: Array<{ email: string }> }).rows[0]?.email ?? '')
+    email = String(rowsOf<{ email: string }>(r)[0]?.email ?? '')
   }
   const { lines, pricing, discount, currency } = await priceOrder(db, body, {
     userId: principal?.userId ?? null,
@@ -258,7 +258,7 @@ async function createOrderTx(
     let email = guest!
     if (userId) {
       const r = await tx.execute(sql`select email, deleted_at from users where id = ${userId} for key share`)
-      const u = (r as unknown as { rows: Array<{ email: string; deleted_at: unknown }> }).rows[0]
+      const u = rowsOf<{ email: string; deleted_at: unknown }>(r)[0]
       if (!u || u.deleted_at) throw unauthorized('This account no longer exists.', 'account_erased')
       email = u.email
     }
@@ -269,7 +269,7 @@ async function createOrderTx(
       select
         (select count(*)::int from orders where status = 'pending' and ${buyerMatch}) as buyer,
         ${ipCapped ? sql`(select count(*)::int from orders where status = 'pending' and client_ip = ${ip})` : sql`0`} as ip`)
-    const counts = (cr as unknown as { rows: Array<{ buyer: number; ip: number }> }).rows[0]!
+    const counts = rowsOf<{ buyer: number; ip: number }>(cr)[0]!
     if (Number(counts.buyer) >= e.MAX_UNPAID_ORDERS_PER_BUYER) {
       throw tooManyUnpaid(
         `At most ${e.MAX_UNPAID_ORDERS_PER_BUYER} unpaid orders per buyer: pay or cancel one first.`,

@@ -1,6 +1,7 @@
 import { and, eq, sql } from 'drizzle-orm'
 import { discountRedemptions, discounts } from '../../db/schema/index.js'
 import { ProblemError } from '../http/errors.js'
+import { rowsOf } from '../platform/db.js'
 import { env } from '../platform/env.js'
 import type { DiscountSetting, PricingSettings, ShippingRateSetting, TaxRateSetting } from './pricing.js'
 import type { Runner } from './view.js'
@@ -24,7 +25,7 @@ export async function loadPricingSettings(db: Runner): Promise<PricingSettings> 
           'amountCents', s.amount_cents, 'freeAboveCents', s.free_above_cents,
           'minDays', s.min_days, 'maxDays', s.max_days) order by s.id)
         from shipping_rates s where s.is_active) as shipping`)
-  const row = (result as unknown as { rows: Array<{ tax: unknown; shipping: unknown }> }).rows[0]
+  const row = rowsOf<{ tax: unknown; shipping: unknown }>(result)[0]
   const e = env()
   return {
     currency: e.SHOP_CURRENCY,

@@ -1,5 +1,6 @@
 import { sql } from 'drizzle-orm'
 import { ProblemError } from '../http/errors.js'
+import { rowsOf } from '../platform/db.js'
 import type { Runner } from './view.js'
 
 // Stock for orders. The database enforces it: one statement takes every tracked item of a cart (a CTE
@@ -42,7 +43,6 @@ export function sumPerItem(
 
 const uuidArray = (ids: Array<string | null>) => `{${ids.map((id) => id ?? 'NULL').join(',')}}`
 const intArray = (qs: number[]) => `{${qs.join(',')}}`
-const rowsOf = <T>(r: unknown) => (r as { rows: T[] }).rows
 
 interface TakeRow {
   product_id: string

@@ -9,6 +9,9 @@ import { log } from './logger.js'
 // on start; DATABASE_URL -> the Neon serverless Pool over WebSocket, as in production.
 
 export type Schema = typeof schema
+
+/** The rows of a raw `db.execute(sql...)` result (both drivers answer `{ rows }`). */
+export const rowsOf = <T>(result: unknown): T[] => (result as { rows: T[] }).rows
 export type Db = PgDatabase<PgQueryResultHKT, Schema>
 export type DriverKind = 'pglite' | 'neon'
 
