@@ -1,7 +1,10 @@
 import { eq, type SQL } from 'drizzle-orm'
 import { categories, products } from '../../db/schema/index.js'
 import type { Principal } from '../auth/permissions.js'
-import { conflict, notFound, ProblemError } from '../http/errors.js'
+import { conflict, fieldError, notFound, ProblemError } from '../http/errors.js'
+
+export { fieldError }
+
 import { isUuid } from './schemas.js'
 
 // Who is looking at the catalog, how a path segment names a product or category (id or slug), and the
@@ -32,12 +35,6 @@ export const categoryNotFound = () => notFound('category')
 export const skuTaken = (sku: string) =>
   conflict('sku_taken', `The SKU ${sku} is already used by a product or variant.`)
 export const slugTaken = (slug: string) => conflict('slug_taken', `The slug ${slug} is already used.`)
-
-/** A 422 about one field; its code is the problem's code too (e.g. `variant_required`). */
-export const fieldError = (path: string, message: string, code = 'invalid') =>
-  new ProblemError(422, code === 'invalid' ? 'validation_failed' : code, message, {
-    errors: [{ path, message, code }],
-  })
 
 const sqlCode = (err: unknown): string | undefined => {
   const e = err as { code?: unknown; cause?: { code?: unknown; constraint?: unknown } }

@@ -50,6 +50,12 @@ export const conflict = (code: string, detail?: string) => new ProblemError(409,
 export const unprocessable = (errors: FieldError[], detail = 'The request has invalid fields.') =>
   new ProblemError(422, 'validation_failed', detail, { errors })
 
+/** A 422 about one field; its code is the problem's code too (e.g. `variant_required`), unless `invalid`. */
+export const fieldError = (path: string, message: string, code = 'invalid') =>
+  new ProblemError(422, code === 'invalid' ? 'validation_failed' : code, message, {
+    errors: [{ path, message, code }],
+  })
+
 export function problemBody(
   status: number,
   code: string,

@@ -3,7 +3,7 @@ import { z } from 'zod'
 import { orderItems, orderSources, orders } from '../../db/schema/index.js'
 import type { Principal } from '../auth/permissions.js'
 import { deliverAfterResponse, enqueueEmail } from '../email/outbox.js'
-import { ProblemError, unauthorized } from '../http/errors.js'
+import { fieldError, ProblemError, unauthorized } from '../http/errors.js'
 import { guestCaller, type Saver, withIdempotency } from '../http/idempotency.js'
 import { json } from '../http/route.js'
 import { paymentClientSecret, startPayment } from '../payments/start.js'
@@ -42,14 +42,11 @@ export const OrderInput = z
   .strict()
 export type OrderInputBody = z.output<typeof OrderInput>
 
-const fieldProblem = (path: string, message: string, code: string) =>
-  new ProblemError(422, code, message, { errors: [{ path, message, code }] })
-
 /** Who buys: a signed-in buyer's account email is used (customer_email refused); guests must give one. */
 function guestEmail(body: OrderInputBody, principal: Principal | null, required: boolean): string | null {
   if (principal) {
     if (body.customer_email !== undefined) {
-      throw fieldProblem(
+      throw fieldError(
         'customer_email',
         'Signed-in buyers order under their account email: leave customer_email out.',
         'customer_email_not_allowed',
@@ -59,7 +56,7 @@ function guestEmail(body: OrderInputBody, principal: Principal | null, required:
   }
   if (!body.customer_email) {
     if (!required) return null
-    throw fieldProblem('customer_email', 'Guests must give customer_email.', 'required')
+    throw fieldError('customer_email', 'Guests must give customer_email.', 'required')
   }
   return body.customer_email.trim().toLowerCase()
 }

@@ -1,4 +1,4 @@
-import { ProblemError } from '../http/errors.js'
+import { fieldError } from '../http/errors.js'
 
 // The pricing pipeline: integer minor units throughout, half-up rounding everywhere except the spreading
 // of a discount over the lines (largest remainder, so the lines sum exactly to the discount). Pure: the
@@ -138,8 +138,7 @@ export function spread(total: number, weights: number[]): number[] {
   return parts.map((p) => Number(p.share))
 }
 
-const fieldProblem = (path: string, code: string, message: string) =>
-  new ProblemError(422, code, message, { errors: [{ path, message, code }] })
+const fieldProblem = (path: string, code: string, message: string) => fieldError(path, message, code)
 
 /** The discount in minor units for a subtotal; 422 on discount_code when its minimum is not reached. */
 export function discountFor(discount: DiscountSetting | null | undefined, subtotalCents: number): number {

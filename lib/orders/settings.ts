@@ -1,6 +1,6 @@
 import { and, eq, sql } from 'drizzle-orm'
 import { discountRedemptions, discounts } from '../../db/schema/index.js'
-import { ProblemError } from '../http/errors.js'
+import { fieldError } from '../http/errors.js'
 import { rowsOf } from '../platform/db.js'
 import { env } from '../platform/env.js'
 import type { DiscountSetting, PricingSettings, ShippingRateSetting, TaxRateSetting } from './pricing.js'
@@ -45,8 +45,7 @@ function parseJsonColumn<T>(v: unknown): T | null {
   return (typeof v === 'string' ? JSON.parse(v) : v) as T
 }
 
-const discountProblem = (code: string, message: string) =>
-  new ProblemError(422, code, message, { errors: [{ path: 'discount_code', message, code }] })
+const discountProblem = (code: string, message: string) => fieldError('discount_code', message, code)
 
 export interface Buyer {
   userId: string | null
