@@ -172,6 +172,9 @@ export const products = pgTable(
     index('products_search_vector_gin_idx').using('gin', t.searchVector),
     // trigram lookups on names (pg_trgm from migration 0004: similarity operators, ILIKE substrings)
     index('products_name_trgm_idx').using('gin', t.name.op('gin_trgm_ops')),
+    // SKU search (lower(sku) like 'prefix%', lower(sku) = ...): text_pattern_ops serves LIKE prefixes under
+    // any collation (migration 0007; lib/catalog/list.ts searchSql)
+    index('products_sku_lower_pattern_idx').using('btree', sql`lower(${t.sku}) text_pattern_ops`),
     check('products_sku_kind_check', sql`${t.skuKind} = 'product'`),
     check('products_status_check', oneOf(t.status, productStatuses)),
     check('products_inventory_policy_check', oneOf(t.inventoryPolicy, inventoryPolicies)),
@@ -232,6 +235,8 @@ export const productVariants = pgTable(
     }).onUpdate('cascade'),
     uniqueIndex('product_variants_sku_unique').on(t.sku),
     index('product_variants_product_id_position_idx').on(t.productId, t.position),
+    // a variant's SKU found by search, as products_sku_lower_pattern_idx (migration 0007)
+    index('product_variants_sku_lower_pattern_idx').using('btree', sql`lower(${t.sku}) text_pattern_ops`),
     check('product_variants_sku_kind_check', sql`${t.skuKind} = 'variant'`),
     check('product_variants_inventory_policy_check', oneOf(t.inventoryPolicy, inventoryPolicies)),
     check(

@@ -62,18 +62,23 @@ export function searchTerms(raw: string) {
 function searchSql(raw: string, viewer: Viewer): { match: SQL; rank: SQL } {
   const { text, tsquery, skuPrefix } = searchTerms(raw)
   const q = sql`to_tsquery('english'::regconfig, ${tsquery})`
-  const fts = tsquery ? sql`${P.searchVector} @@ ${q}` : sql`false`
   const skuHit = sql`(lower(${P.sku}) like ${skuPrefix} escape '\\' or exists (
       select 1 from product_variants mv where mv.product_id = ${P.id} and lower(mv.sku) like ${skuPrefix} escape '\\'))`
-  // Evaluated once per statement (uncorrelated): is there any strict match the viewer could see?
-  const strictSomewhere = sql`exists (
-      select 1 from products sp where (${tsquery ? sql`sp.search_vector @@ ${q}` : sql`false`}
-        or lower(sp.sku) like ${skuPrefix} escape '\\'
-        or exists (select 1 from product_variants sv where sv.product_id = sp.id and lower(sv.sku) like ${skuPrefix} escape '\\'))
-      ${viewer.staff ? sql`` : sql`and sp.status = 'active' and sp.is_visible`})`
-  // 0.4: a one-letter slip in a short word ("hoodei") scores ~0.57, under pg_trgm's default of 0.6.
-  const fuzzy = sql`(not ${strictSomewhere} and word_similarity(${text}::text, ${P.name}) >= 0.4)`
-  const match = sql`(${fts} or ${skuHit} or ${fuzzy})`
+  // The matching ids, computed once per statement (an uncorrelated ARRAY subquery, so the product scan is
+  // an index scan on the ids and never an OR over every product): the strict hits, each branch through its
+  // index (the search_vector GIN, the lower(sku) pattern indexes of products and variants); the typo
+  // fallback scans names only when the viewer could see none of the strict hits. 0.4: a one-letter slip in
+  // a short word ("hoodei") scores ~0.57, under pg_trgm's default of 0.6.
+  const hits = sql`array(
+    with strict(id) as (
+      ${tsquery ? sql`select sf.id from products sf where sf.search_vector @@ ${q} union ` : sql``}select sk.id from products sk where lower(sk.sku) like ${skuPrefix} escape '\\'
+      union select sv.product_id from product_variants sv where lower(sv.sku) like ${skuPrefix} escape '\\')
+    select id from strict
+    union all
+    select fz.id from products fz where not exists (
+        select 1 from strict s join products sp on sp.id = s.id${viewer.staff ? sql`` : sql` where sp.status = 'active' and sp.is_visible`})
+      and word_similarity(${text}::text, fz.name) >= 0.4)`
+  const match = sql`${P.id} = any(${hits})`
   const rank = sql`(${tsquery ? sql`ts_rank(${P.searchVector}, ${q})` : sql`0`}
     + case when lower(${P.sku}) = ${text.toLowerCase()} then 10 when ${skuHit} then 5 else 0 end
     + word_similarity(${text}::text, ${P.name}))`
@@ -180,10 +185,10 @@ function decodeCursor(raw: string, sort: ProductSort): Cursor {
 }
 
 export const CatalogPaginationSchema = z.object({
-  page: z.number().int().optional().describe('Absent with a cursor'),
+  page: z.number().int().optional().describe('Absent with a cursor or total=false'),
   limit: z.number().int(),
-  total: z.number().int().optional().describe('Absent with a cursor'),
-  pages: z.number().int().optional().describe('Absent with a cursor'),
+  total: z.number().int().optional().describe('Absent with a cursor or total=false'),
+  pages: z.number().int().optional().describe('Absent with a cursor or total=false'),
   next_cursor: z.string().nullable().describe('Opaque keyset cursor for the next page, null at the end'),
 })
 export type CatalogPagination = z.infer<typeof CatalogPaginationSchema>
@@ -195,6 +200,11 @@ export interface PageRequest {
   cursor?: string | undefined
   /** false when another statement gives the total (search's facets): never a second count here. */
   countPastEnd?: boolean
+  /**
+   * false: no total, so the statement reads only the page through the sort's index instead of every
+   * matching product (keyset paging from the first page on, as with a cursor).
+   */
+  total?: boolean
 }
 
 export function effectiveSort(sort: ProductSort | undefined, search: string | undefined): ProductSort {
@@ -216,10 +226,18 @@ export async function productPage(
   if (req.sort === 'relevance' && req.cursor) {
     throw fieldError('cursor', 'Relevance order pages by `page`; a cursor needs another sort.')
   }
+  if (req.sort === 'relevance' && req.total === false) {
+    throw fieldError(
+      'total',
+      'Relevance order pages by `page` with a total; `total=false` needs another sort.',
+    )
+  }
   const keyset = req.sort === 'relevance' ? undefined : SORT_SPEC[req.sort]
   const dir = keyset?.desc ? sql`desc` : sql`asc`
   const orderKey = keyset ? keyset.column : sql`(${parts.rank ?? sql`0`})`
   const cursor = req.cursor && keyset ? decodeCursor(req.cursor, req.sort) : undefined
+  // Keyset paging without a total: every cursor page, and a first page asked for without one.
+  const keysetOnly = cursor !== undefined || (req.total === false && keyset !== undefined)
   const after =
     cursor && keyset
       ? sql`(${keyset.column}, ${P.id}) ${keyset.desc ? sql`<` : sql`>`} (${cursor.v}::${sql.raw(keyset.cast)}, ${cursor.id}::uuid)`
@@ -231,7 +249,7 @@ export async function productPage(
     .select({
       id: products.id,
       sortKey: sql<string>`${orderKey}::text`.as('sort_key'),
-      total: (cursor ? sql<number>`0` : sql<number>`(count(*) over ())::int`).as('total'),
+      total: (keysetOnly ? sql<number>`0` : sql<number>`(count(*) over ())::int`).as('total'),
     })
     .from(products)
     .where(and(where, after))
@@ -239,8 +257,8 @@ export async function productPage(
       keyset ? sql`${orderKey} ${dir}` : sql`${orderKey} desc`,
       keyset ? sql`${P.id} ${dir}` : sql`${P.id}`,
     )
-    .limit(cursor ? req.limit + 1 : req.limit)
-    .offset(cursor ? 0 : offsetOf(req.page, req.limit))
+    .limit(keysetOnly ? req.limit + 1 : req.limit)
+    .offset(keysetOnly ? 0 : offsetOf(req.page, req.limit))
     .as('page')
   const rows = (await db
     .select({ ...productSelection(viewer.staff), sortKey: page.sortKey, total: page.total })
@@ -253,7 +271,7 @@ export async function productPage(
 
   const cursorOf = (r: { sortKey: string; id: string }) =>
     keyset ? encodeCursor({ s: req.sort as KeysetSort, v: r.sortKey, id: r.id }) : null
-  if (cursor) {
+  if (keysetOnly) {
     const more = rows.length > req.limit
     const shown = rows.slice(0, req.limit)
     return {
@@ -330,6 +348,9 @@ export const ListProductsQuery = PageQuery.extend({
     .max(1000)
     .optional()
     .describe('pagination.next_cursor of the previous page (keyset paging)'),
+  total: Flag.optional().describe(
+    'false: no total; the first page is then a keyset page like a cursor page (limit and next_cursor only)',
+  ),
 })
 export type ListProductsInput = z.output<typeof ListProductsQuery>
 
@@ -358,6 +379,7 @@ export async function listProducts(db: Db, q: ListProductsInput, viewer: Viewer)
     page: q.page,
     limit: q.limit,
     cursor: q.cursor,
+    total: q.total,
   })
   return { products: rows.map((r) => toListedProduct(r, viewer.staff)), pagination }
 }

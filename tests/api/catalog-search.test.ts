@@ -178,6 +178,20 @@ describe('GET /products', () => {
     expect(seen).toEqual(['Wool Socks', 'Zip Hoodie', 'Rain Jacket', 'Silk Scarf'])
   })
 
+  it('with total=false pages by cursor from the first page: no total, the same walk', async () => {
+    const first = await list('sort=price_asc&limit=3&total=false')
+    expect(first.status).toBe(200)
+    expect(first.body.pagination).toEqual({ limit: 3, next_cursor: expect.any(String) })
+    expect(names(first.body)).toEqual(['Wool Socks', 'Zip Hoodie', 'Rain Jacket'])
+    const next = await list(`sort=price_asc&limit=3&total=false&cursor=${first.body.pagination.next_cursor}`)
+    expect(names(next.body)).toEqual(['Silk Scarf'])
+    expect(next.body.pagination).toEqual({ limit: 3, next_cursor: null })
+    // Relevance pages by page with its total; without one it is a 422 naming the field.
+    const relevance = await list(`search=${run}&total=false`)
+    expectProblem(relevance, 422)
+    expect(JSON.stringify(relevance.body)).toContain('total')
+  })
+
   it('refuses bad filters with 422', async () => {
     for (const qs of [
       'limit=101',

@@ -1,0 +1,2 @@
+CREATE INDEX "product_variants_sku_lower_pattern_idx" ON "product_variants" USING btree (lower("sku") text_pattern_ops);--> statement-breakpoint
+CREATE INDEX "products_sku_lower_pattern_idx" ON "products" USING btree (lower("sku") text_pattern_ops);
