@@ -157,15 +157,15 @@ const SORT_SPEC = {
   name_asc: { column: P.name, cast: 'text', desc: false },
   name_desc: { column: P.name, cast: 'text', desc: true },
 } as const
-type KeysetSort = keyof typeof SORT_SPEC
+export type KeysetSort = keyof typeof SORT_SPEC
 
-interface Cursor {
+export interface Cursor {
   s: KeysetSort
   v: string
   id: string
 }
 
-const encodeCursor = (c: Cursor) => Buffer.from(JSON.stringify(c)).toString('base64url')
+export const encodeCursor = (c: Cursor) => Buffer.from(JSON.stringify(c)).toString('base64url')
 
 function decodeCursor(raw: string, sort: ProductSort): Cursor {
   let c: Partial<Cursor> | undefined
