@@ -261,6 +261,15 @@ describe('search', () => {
     expect(names((await search({ query: 'jackt' })).body)).toContain('Rain Jacket')
   })
 
+  it('lets only strict hits the caller may see suppress the typo fallback', async () => {
+    // The draft parka's SKU is a strict hit for staff only: staff get it alone, customers the fallback.
+    const query = `dp-${run}`
+    expect(names((await search({ query }, who.staff.token)).body)).toEqual(['Draft Parka'])
+    const anon = names((await search({ query })).body)
+    expect(anon.length).toBeGreaterThan(0)
+    expect(anon).not.toContain('Draft Parka')
+  })
+
   it('treats query syntax as plain words (no tsquery injection, no 500)', async () => {
     for (const query of ["hood & !'", ':*', '(((', 'a|b', '%_\\']) {
       const res = await search({ query })
