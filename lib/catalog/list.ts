@@ -68,11 +68,12 @@ function searchSql(raw: string, viewer: Viewer): { match: SQL; rank: SQL } {
   // an index scan on the ids and never an OR over every product): the strict hits, each branch through its
   // index (the search_vector GIN, the lower(sku) pattern indexes of products and variants); the typo
   // fallback scans names only when the viewer could see none of the strict hits. 0.4: a one-letter slip in
-  // a short word ("hoodei") scores ~0.57, under pg_trgm's default of 0.6.
+  // a short word ("hoodei") scores ~0.57, under pg_trgm's default of 0.6. `union all`: an id twice in the
+  // array changes nothing, and deduplicating a broad match (a prefix of every SKU) sorted it on disk.
   const hits = sql`array(
     with strict(id) as (
-      ${tsquery ? sql`select sf.id from products sf where sf.search_vector @@ ${q} union ` : sql``}select sk.id from products sk where lower(sk.sku) like ${skuPrefix} escape '\\'
-      union select sv.product_id from product_variants sv where lower(sv.sku) like ${skuPrefix} escape '\\')
+      ${tsquery ? sql`select sf.id from products sf where sf.search_vector @@ ${q} union all ` : sql``}select sk.id from products sk where lower(sk.sku) like ${skuPrefix} escape '\\'
+      union all select sv.product_id from product_variants sv where lower(sv.sku) like ${skuPrefix} escape '\\')
     select id from strict
     union all
     select fz.id from products fz where not exists (
