@@ -335,7 +335,7 @@ for (const r of rows) {
   )
 }
 console.log(
-  `\n## The statements on the database (EXPLAIN ANALYZE, one run each): execution ms and product rows read`,
+  `\n## The statements on the database (EXPLAIN ANALYZE, median of 3): execution ms and product rows read`,
 )
 console.log(
   `| statement | ms ${small.size} | ms ${large.size} | ratio | rows read ${small.size} | rows read ${large.size} | indexes |`,
