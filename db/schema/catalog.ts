@@ -175,6 +175,9 @@ export const products = pgTable(
     // SKU search (lower(sku) like 'prefix%', lower(sku) = ...): text_pattern_ops serves LIKE prefixes under
     // any collation (migration 0007; lib/catalog/list.ts searchSql)
     index('products_sku_lower_pattern_idx').using('btree', sql`lower(${t.sku}) text_pattern_ops`),
+    // keyset pages in name order (sort=name_asc/name_desc): (name, id) is the cursor's row comparison and
+    // the ORDER BY, so a page reads its rows only instead of sorting every product (migration 0008)
+    index('products_name_id_idx').on(t.name, t.id),
     check('products_sku_kind_check', sql`${t.skuKind} = 'product'`),
     check('products_status_check', oneOf(t.status, productStatuses)),
     check('products_inventory_policy_check', oneOf(t.inventoryPolicy, inventoryPolicies)),
