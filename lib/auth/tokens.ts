@@ -11,7 +11,25 @@ export const ISSUER = 'commerce-api'
 export const AUDIENCE = 'commerce-api'
 const ALG = 'HS256'
 
-const keyOf = (secret: string) => new TextEncoder().encode(secret)
+// One HMAC CryptoKey per secret, imported once: jose would import a raw secret anew on every sign and
+// verify. Keyed by the secret itself, so a rotation (new JWT_SECRET, old one as JWT_SECRET_PREVIOUS)
+// simply imports the new one; at most a handful of secrets ever live in a process.
+const keys = new Map<string, Promise<CryptoKey>>()
+const keyOf = (secret: string): Promise<CryptoKey> => {
+  let key = keys.get(secret)
+  if (!key) {
+    key = crypto.subtle.importKey(
+      'raw',
+      new TextEncoder().encode(secret),
+      { name: 'HMAC', hash: 'SHA-256' },
+      false,
+      ['sign', 'verify'],
+    )
+    keys.set(secret, key)
+    key.catch(() => keys.delete(secret)) // a failed import is retried, never cached
+  }
+  return key
+}
 // The key id names the secret without revealing it; computed once per secret, not per token.
 const kids = new Map<string, string>()
 const kidOf = (secret: string): string => {
@@ -47,7 +65,7 @@ export async function signToken(
     .setAudience(AUDIENCE)
     .setIssuedAt(Math.floor(nowMs() / 1000))
     .setExpirationTime(Math.floor(nowMs() / 1000) + expiresInSeconds)
-    .sign(keyOf(secret))
+    .sign(await keyOf(secret))
 }
 
 export const accessTokenTtlSeconds = (): number => env().ACCESS_TOKEN_EXPIRE_MINUTES * 60
@@ -59,7 +77,7 @@ export async function verifyToken(token: string, expected: TokenType): Promise<A
   const secrets = [jwtSecret(), env().JWT_SECRET_PREVIOUS].filter((s): s is string => Boolean(s))
   for (const secret of secrets) {
     try {
-      const { payload } = await jwtVerify(token, keyOf(secret), {
+      const { payload } = await jwtVerify(token, await keyOf(secret), {
         algorithms: [ALG],
         issuer: ISSUER,
         audience: AUDIENCE,
