@@ -3,7 +3,7 @@ import { userSessions, users } from '../../db/schema/index.js'
 import { unauthorized } from '../http/errors.js'
 import { afterResponse } from '../platform/background.js'
 import { nowMs } from '../platform/clock.js'
-import type { Db } from '../platform/db.js'
+import { type Db, preparedPerDb } from '../platform/db.js'
 import { log } from '../platform/logger.js'
 import { kv } from '../platform/redis.js'
 import { effectivePermissions, type Principal, type Role } from './permissions.js'
@@ -25,8 +25,9 @@ export interface SessionState {
   validUntil: number
 }
 
-export async function loadSessionState(db: Db, sessionId: string): Promise<SessionState | null> {
-  const rows = await db
+// The session-state query runs on every cache miss: built once per database.
+const sessionStateStatement = preparedPerDb((db) =>
+  db
     .select({
       userId: users.id,
       role: users.role,
@@ -43,8 +44,13 @@ export async function loadSessionState(db: Db, sessionId: string): Promise<Sessi
     })
     .from(userSessions)
     .innerJoin(users, eq(users.id, userSessions.userId))
-    .where(eq(userSessions.id, sessionId))
+    .where(eq(userSessions.id, sql.placeholder('sessionId')))
     .limit(1)
+    .prepare('session_state'),
+)
+
+export async function loadSessionState(db: Db, sessionId: string): Promise<SessionState | null> {
+  const rows = await sessionStateStatement(db).execute({ sessionId })
   const r = rows[0]
   if (!r) return null
   const t = nowMs()
@@ -70,10 +76,14 @@ export const sessionCacheKey = cacheKey
 /** What the caller already read from the session cache: see ReadResult in lib/platform/ratelimit. */
 export type CachedRead = { ok: true; value: unknown } | { ok: false; error: unknown }
 
+/** Runs a task once the response is out (route() passes its own; default: afterResponse at once). */
+export type Later = (task: () => Promise<unknown>) => void
+
 async function sessionState(
   db: Db,
   sessionId: string,
   read?: CachedRead | null,
+  later: Later = afterResponse,
 ): Promise<SessionState | null> {
   const got: CachedRead =
     read ??
@@ -91,7 +101,7 @@ async function sessionState(
     const ttl = Math.min(SESSION_CACHE_TTL_SECONDS, Math.ceil((state.validUntil - nowMs()) / 1000))
     // After the response: the fill is SET NX, so a forget that lands first (a tombstone) still wins.
     if (ttl > 0)
-      afterResponse(() =>
+      later(() =>
         kv()
           .setIfAbsent(cacheKey(sessionId), state, ttl)
           .catch(() => undefined),
@@ -135,8 +145,9 @@ export async function principalFor(
   db: Db,
   claims: AccessClaims,
   cached?: CachedRead | null,
+  later?: Later,
 ): Promise<Principal> {
-  const state = await sessionState(db, claims.sid, cached)
+  const state = await sessionState(db, claims.sid, cached, later)
   if (!state?.active || state.userId !== claims.sub) {
     throw unauthorized('The session has ended.', 'session_ended')
   }

@@ -1,5 +1,5 @@
 import type { z } from 'zod'
-import { principalFor, readAccessToken, sessionCacheKey } from '../auth/authenticate.js'
+import { type Later, principalFor, readAccessToken, sessionCacheKey } from '../auth/authenticate.js'
 import type { Permission, Principal, Role } from '../auth/permissions.js'
 import type { AccessClaims } from '../auth/tokens.js'
 import { assertCronCaller } from '../cron/guard.js'
@@ -119,9 +119,14 @@ export function route<P extends AnySchema, Q extends AnySchema, B extends AnySch
     const requestId = newRequestId()
     let principal: Principal | null = null
     let response: Response
+    // Work the response must not wait for (a session-cache fill), started once it is ready.
+    const deferred: Array<() => Promise<unknown>> = []
     try {
-      response = await run(spec, pattern, handler, request, requestId, (p) => {
-        principal = p
+      response = await run(spec, pattern, handler, request, requestId, {
+        setPrincipal: (p) => {
+          principal = p
+        },
+        later: (task) => void deferred.push(task),
       })
     } catch (err) {
       response = errorToResponse(err, requestId)
@@ -141,6 +146,7 @@ export function route<P extends AnySchema, Q extends AnySchema, B extends AnySch
       ms,
       user_id: userId,
     })
+    for (const task of deferred) afterResponse(task)
     afterResponse(() => recordRequest(spec.path, request.method, response.status, ms, requestId))
     return response
   }
@@ -153,7 +159,7 @@ async function run<P extends AnySchema, Q extends AnySchema, B extends AnySchema
   handler: (ctx: Ctx<Out<P>, Out<Q>, Out<B>>) => Promise<Response>,
   request: Request,
   requestId: string,
-  setPrincipal: (p: Principal | null) => void,
+  { setPrincipal, later }: { setPrincipal: (p: Principal | null) => void; later: Later },
 ): Promise<Response> {
   const missing = safeMissingSettings()
   if (missing.length) {
@@ -210,7 +216,7 @@ async function run<P extends AnySchema, Q extends AnySchema, B extends AnySchema
       })
     }
   }
-  const resolve = async () => (claims ? principalFor(db ?? (await getDb()), claims, gate.read) : null)
+  const resolve = async () => (claims ? principalFor(db ?? (await getDb()), claims, gate.read, later) : null)
 
   let principal: Principal | null = null
   if (spec.auth === 'cron') {
