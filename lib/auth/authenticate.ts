@@ -1,8 +1,9 @@
 import { eq, sql } from 'drizzle-orm'
 import { userSessions, users } from '../../db/schema/index.js'
 import { unauthorized } from '../http/errors.js'
+import { afterResponse } from '../platform/background.js'
 import { nowMs } from '../platform/clock.js'
-import type { Db } from '../platform/db.js'
+import { type Db, preparedPerDb } from '../platform/db.js'
 import { log } from '../platform/logger.js'
 import { kv } from '../platform/redis.js'
 import { effectivePermissions, type Principal, type Role } from './permissions.js'
@@ -24,8 +25,9 @@ export interface SessionState {
   validUntil: number
 }
 
-export async function loadSessionState(db: Db, sessionId: string): Promise<SessionState | null> {
-  const rows = await db
+// The session-state query runs on every cache miss: built once per database.
+const sessionStateStatement = preparedPerDb((db) =>
+  db
     .select({
       userId: users.id,
       role: users.role,
@@ -42,8 +44,13 @@ export async function loadSessionState(db: Db, sessionId: string): Promise<Sessi
     })
     .from(userSessions)
     .innerJoin(users, eq(users.id, userSessions.userId))
-    .where(eq(userSessions.id, sessionId))
+    .where(eq(userSessions.id, sql.placeholder('sessionId')))
     .limit(1)
+    .prepare('session_state'),
+)
+
+export async function loadSessionState(db: Db, sessionId: string): Promise<SessionState | null> {
+  const rows = await sessionStateStatement(db).execute({ sessionId })
   const r = rows[0]
   if (!r) return null
   const t = nowMs()
@@ -63,21 +70,42 @@ export async function loadSessionState(db: Db, sessionId: string): Promise<Sessi
 const TOMBSTONE = { forgotten: true } as const
 type Cached = SessionState | typeof TOMBSTONE
 
-async function sessionState(db: Db, sessionId: string): Promise<SessionState | null> {
-  const cached = await kv()
-    .get<Cached>(cacheKey(sessionId))
-    .catch((err) => {
-      log.warn('session cache read failed; using the database', { err })
-      return null
-    })
+/** The session state cache's key in the key-value store (route() reads it with the rate limit). */
+export const sessionCacheKey = cacheKey
+
+/** What the caller already read from the session cache: see ReadResult in lib/platform/ratelimit. */
+export type CachedRead = { ok: true; value: unknown } | { ok: false; error: unknown }
+
+/** Runs a task once the response is out (route() passes its own; default: afterResponse at once). */
+export type Later = (task: () => Promise<unknown>) => void
+
+async function sessionState(
+  db: Db,
+  sessionId: string,
+  read?: CachedRead | null,
+  later: Later = afterResponse,
+): Promise<SessionState | null> {
+  const got: CachedRead =
+    read ??
+    (await kv()
+      .get<Cached>(cacheKey(sessionId))
+      .then(
+        (value): CachedRead => ({ ok: true, value }),
+        (error: unknown): CachedRead => ({ ok: false, error }),
+      ))
+  if (!got.ok) log.warn('session cache read failed; using the database', { err: got.error })
+  const cached = got.ok ? (got.value as Cached | null) : null
   if (cached && !('forgotten' in cached) && cached.validUntil > nowMs()) return cached
   const state = await loadSessionState(db, sessionId)
   if (state && !cached) {
     const ttl = Math.min(SESSION_CACHE_TTL_SECONDS, Math.ceil((state.validUntil - nowMs()) / 1000))
+    // After the response: the fill is SET NX, so a forget that lands first (a tombstone) still wins.
     if (ttl > 0)
-      await kv()
-        .setIfAbsent(cacheKey(sessionId), state, ttl)
-        .catch(() => undefined)
+      later(() =>
+        kv()
+          .setIfAbsent(cacheKey(sessionId), state, ttl)
+          .catch(() => undefined),
+      )
   }
   return state
 }
@@ -108,9 +136,18 @@ export async function readAccessToken(request: Request): Promise<AccessClaims | 
   }
 }
 
-/** Authority of a verified token from the current session state; 401 when the session is over. */
-export async function principalFor(db: Db, claims: AccessClaims): Promise<Principal> {
-  const state = await sessionState(db, claims.sid)
+/**
+ * Authority of a verified token from the current session state; 401 when the session is over. `cached`
+ * is the session cache entry when the caller has read it already (route() reads it in the same Redis
+ * request as the rate limit); without it the cache is read here.
+ */
+export async function principalFor(
+  db: Db,
+  claims: AccessClaims,
+  cached?: CachedRead | null,
+  later?: Later,
+): Promise<Principal> {
+  const state = await sessionState(db, claims.sid, cached, later)
   if (!state?.active || state.userId !== claims.sub) {
     throw unauthorized('The session has ended.', 'session_ended')
   }

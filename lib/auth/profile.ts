@@ -1,10 +1,10 @@
-import { eq } from 'drizzle-orm'
+import { eq, sql } from 'drizzle-orm'
 import type { z } from 'zod'
 import { userProfiles, users } from '../../db/schema/index.js'
 import { deliverAfterResponse, enqueueEmail } from '../email/outbox.js'
 import { conflict, notFound, ProblemError, unprocessable } from '../http/errors.js'
 import { now } from '../platform/clock.js'
-import type { Db } from '../platform/db.js'
+import { type Db, preparedPerDb } from '../platform/db.js'
 import { findUserIdByEmail, normaliseEmail } from '../users/accounts.js'
 import { toAdminUser } from '../users/view.js'
 import { type RequestMeta, recordActivity } from './activity.js'
@@ -18,13 +18,19 @@ import { endUserSessions } from './sessions.js'
 // The signed-in user's own account: read, update profile fields, change email (verified first) and
 // password. Role, verification and MFA flags are never writable here.
 
-export async function getMe(db: Db, userId: string) {
-  const [row] = await db
+// GET /auth/me's one statement, built once per database.
+const meStatement = preparedPerDb((db) =>
+  db
     .select({ user: users, profile: userProfiles })
     .from(users)
     .leftJoin(userProfiles, eq(userProfiles.userId, users.id))
-    .where(eq(users.id, userId))
+    .where(eq(users.id, sql.placeholder('userId')))
     .limit(1)
+    .prepare('auth_me'),
+)
+
+export async function getMe(db: Db, userId: string) {
+  const [row] = await meStatement(db).execute({ userId })
   if (!row) throw notFound('user')
   // The admin view of the account, narrowed to what a user sees of their own (no status or lock fields).
   return MeResponse.parse(toAdminUser(row.user, row.profile))

@@ -10,7 +10,7 @@ import {
   skus,
 } from '../../db/schema/index.js'
 import { now } from '../platform/clock.js'
-import type { Db } from '../platform/db.js'
+import { type Db, preparedPerDb } from '../platform/db.js'
 import {
   catalogDbError,
   fieldError,
@@ -47,13 +47,30 @@ export interface WriteOptions {
 
 // --- Read --------------------------------------------------------------------------------------------------
 
+// The one statement of a product read, built once per database (by id or slug, for staff or the public):
+// the hottest read of the catalog no longer assembles its SQL on every request.
+const productStatements = preparedPerDb((db) => {
+  const by = (column: 'id' | 'slug', staff: boolean) => {
+    const key = eq(products[column], sql.placeholder('key'))
+    return db
+      .select(productSelection(staff))
+      .from(products)
+      .where(staff ? key : and(key, publiclyVisible))
+      .limit(1)
+      .prepare(`product_by_${column}${staff ? '_staff' : ''}`)
+  }
+  return {
+    id: { staff: by('id', true), public: by('id', false) },
+    slug: { staff: by('slug', true), public: by('slug', false) },
+  }
+})
+
 /** The product row with category and variants, in one statement; null when the viewer may not see it. */
 export async function findProduct(db: Db, raw: string, viewer: Viewer): Promise<ProductRow | null> {
-  const [row] = await db
-    .select(productSelection(viewer.staff))
-    .from(products)
-    .where(viewer.staff ? productKey(raw) : and(productKey(raw), publiclyVisible))
-    .limit(1)
+  // The same key rule as productKey(): a UUID is an id (any case), anything else a slug.
+  const uuid = isUuid(raw)
+  const statement = productStatements(db)[uuid ? 'id' : 'slug'][viewer.staff ? 'staff' : 'public']
+  const [row] = await statement.execute({ key: uuid ? raw.toLowerCase() : raw })
   return (row as ProductRow | undefined) ?? null
 }
 

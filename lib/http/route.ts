@@ -1,5 +1,5 @@
 import type { z } from 'zod'
-import { principalFor, readAccessToken } from '../auth/authenticate.js'
+import { type Later, principalFor, readAccessToken, sessionCacheKey } from '../auth/authenticate.js'
 import type { Permission, Principal, Role } from '../auth/permissions.js'
 import type { AccessClaims } from '../auth/tokens.js'
 import { assertCronCaller } from '../cron/guard.js'
@@ -10,7 +10,7 @@ import { ConfigError, deployedWarnings, env, missingRequiredSettings } from '../
 import { requestId as newRequestId } from '../platform/ids.js'
 import { log, safeError } from '../platform/logger.js'
 import { recordRequest } from '../platform/metrics.js'
-import { hit, type PolicyName, rateLimitHeaders, rateLimitsEnabled } from '../platform/ratelimit.js'
+import { hitAndRead, type PolicyName, rateLimitHeaders, rateLimitsEnabled } from '../platform/ratelimit.js'
 import { clientIp, userAgent } from './client.js'
 import { corsHeaders } from './cors.js'
 import { errorToResponse, forbidden, ProblemError, problemResponse, unauthorized } from './errors.js'
@@ -119,9 +119,14 @@ export function route<P extends AnySchema, Q extends AnySchema, B extends AnySch
     const requestId = newRequestId()
     let principal: Principal | null = null
     let response: Response
+    // Work the response must not wait for (a session-cache fill), started once it is ready.
+    const deferred: Array<() => Promise<unknown>> = []
     try {
-      response = await run(spec, pattern, handler, request, requestId, (p) => {
-        principal = p
+      response = await run(spec, pattern, handler, request, requestId, {
+        setPrincipal: (p) => {
+          principal = p
+        },
+        later: (task) => void deferred.push(task),
       })
     } catch (err) {
       response = errorToResponse(err, requestId)
@@ -141,6 +146,7 @@ export function route<P extends AnySchema, Q extends AnySchema, B extends AnySch
       ms,
       user_id: userId,
     })
+    for (const task of deferred) afterResponse(task)
     afterResponse(() => recordRequest(spec.path, request.method, response.status, ms, requestId))
     return response
   }
@@ -153,7 +159,7 @@ async function run<P extends AnySchema, Q extends AnySchema, B extends AnySchema
   handler: (ctx: Ctx<Out<P>, Out<Q>, Out<B>>) => Promise<Response>,
   request: Request,
   requestId: string,
-  setPrincipal: (p: Principal | null) => void,
+  { setPrincipal, later }: { setPrincipal: (p: Principal | null) => void; later: Later },
 ): Promise<Response> {
   const missing = safeMissingSettings()
   if (missing.length) {
@@ -176,8 +182,9 @@ async function run<P extends AnySchema, Q extends AnySchema, B extends AnySchema
   const url = new URL(request.url)
   const ip = clientIp(request)
   // Who is asking comes before what they sent: an anonymous bad request is a 401, not a 422. The token
-  // is verified first (CPU only); then the rate limit and the session state are read from Redis together
-  // (concurrently, so an authenticated request waits for one Redis round trip).
+  // is verified first (CPU only); then the rate limit is counted and the session state read from Redis in
+  // ONE request (a pipeline), so an authenticated request makes one Redis round trip before its response
+  // on a warm session cache (a miss reads Postgres and fills the cache after the response).
   const open = spec.auth === 'public' || spec.auth === 'optional'
   const db = spec.db !== false || !open ? await getDb() : (undefined as unknown as Db)
   const wantsToken =
@@ -194,29 +201,31 @@ async function run<P extends AnySchema, Q extends AnySchema, B extends AnySchema
     }
   }
   const policyName = spec.rateLimit ?? 'default'
-  const limited = policyName && rateLimitsEnabled() ? hit(policyName, `ip:${ip}`) : undefined
-  const resolved = claims ? principalFor(db ?? (await getDb()), claims) : Promise.resolve(null)
-  resolved.catch(() => undefined) // awaited below; never an unhandled rejection while the limit is read
+  const gate = await hitAndRead(
+    policyName && rateLimitsEnabled() ? policyName : null,
+    `ip:${ip}`,
+    claims ? sessionCacheKey(claims.sid) : undefined,
+  )
 
   let limitHeaders: Record<string, string> = {}
-  if (limited) {
-    const r = await limited
-    limitHeaders = rateLimitHeaders(r)
-    if (!r.allowed) {
+  if (gate.limit) {
+    limitHeaders = rateLimitHeaders(gate.limit)
+    if (!gate.limit.allowed) {
       throw new ProblemError(429, 'rate_limited', 'Too many requests; try again later.', {
         headers: limitHeaders,
       })
     }
   }
+  const resolve = async () => (claims ? principalFor(db ?? (await getDb()), claims, gate.read, later) : null)
 
   let principal: Principal | null = null
   if (spec.auth === 'cron') {
     assertCronCaller(request, ip)
   } else if (spec.auth === 'optional') {
-    principal = tokenError ? null : await resolved.catch(() => null)
+    principal = tokenError ? null : await resolve().catch(() => null)
   } else if (spec.auth !== 'public') {
     if (tokenError) throw tokenError
-    principal = await resolved
+    principal = await resolve()
     authorize(spec.auth, principal)
   }
   setPrincipal(principal)

@@ -64,9 +64,18 @@ export const allowedMethods = (m: RouteModule): string[] => {
 /** Dispatch like Vercel: first matching file by precedence; unknown path 404, unknown method 405. */
 export function createRouter(files: RouteFile[]): (request: Request) => Promise<Response> {
   const routes = [...files].sort((a, b) => comparePatterns(a.pattern, b.pattern))
+  // Only a pattern with as many segments as the path can match it: look at those alone (in precedence
+  // order), not at every file on every request.
+  const bySegments = new Map<number, RouteFile[]>()
+  for (const r of routes) {
+    const n = r.pattern.segments.length
+    bySegments.set(n, [...(bySegments.get(n) ?? []), r])
+  }
   return async (request) => {
     const { pathname } = new URL(request.url)
-    const found = routes.find((r) => matchPath(r.pattern, pathname.replace(/\/+$/, '') || '/'))
+    const path = pathname.replace(/\/+$/, '') || '/'
+    const segments = path.split('/').filter(Boolean).length
+    const found = bySegments.get(segments)?.find((r) => matchPath(r.pattern, path))
     if (!found) {
       return problemResponse(404, 'route_not_found', `No route matches ${pathname}.`, newRequestId())
     }

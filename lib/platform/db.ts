@@ -15,6 +15,25 @@ export const rowsOf = <T>(result: unknown): T[] => (result as { rows: T[] }).row
 export type Db = PgDatabase<PgQueryResultHKT, Schema>
 export type DriverKind = 'pglite' | 'neon'
 
+/**
+ * Statements built once per database instance for hot paths: Drizzle assembles the SQL and the result
+ * mapping at `.prepare(name)`, and every call then only binds its placeholders (on PostgreSQL the name
+ * also makes it a named protocol-level statement, parsed once per connection). Cached per db object, so
+ * tests that swap the database with setDatabase() (and transactions) get statements of their own.
+ * Names must be unique per SQL text.
+ */
+export function preparedPerDb<T>(build: (db: Db) => T): (db: Db) => T {
+  const built = new WeakMap<Db, T>()
+  return (db) => {
+    let statements = built.get(db)
+    if (statements === undefined) {
+      statements = build(db)
+      built.set(db, statements)
+    }
+    return statements
+  }
+}
+
 export const MIGRATIONS_FOLDER = fileURLToPath(new URL('../../db/migrations', import.meta.url))
 
 interface Connection {

@@ -1,8 +1,11 @@
 import type { Db } from '../../lib/platform/db.js'
+import { preparedQueryPrototype } from './statements.js'
 
 // A seam for races that need one request to be slow at an exact point: the next statement whose SQL and
 // parameters match runs for real on the database, and its result is held back from the caller until
-// `release()`. Every drizzle statement goes through the driver session's prepareQuery (PGlite and Neon).
+// `release()`. Hooked where statements run (the driver's prepared query class, PGlite and Neon), so a
+// statement prepared once and reused (lib/platform/db preparedPerDb) is matched on each run, with the
+// values bound to its placeholders among its parameters.
 
 export interface HeldQuery {
   /** Resolves once the matching statement has run and its result is being held. */
@@ -12,13 +15,14 @@ export interface HeldQuery {
   restore(): void
 }
 
-interface Prepared {
-  execute(...args: unknown[]): Promise<unknown>
+type Execute = (this: PreparedLike, placeholders?: Record<string, unknown>) => Promise<unknown>
+interface PreparedLike {
+  query?: { sql: string; params: unknown[] }
 }
 
 export function holdNextQuery(db: Db, matches: (sql: string, params: unknown[]) => boolean): HeldQuery {
-  const proto = Object.getPrototypeOf((db as unknown as { session: object }).session)
-  const original = proto.prepareQuery as (...args: unknown[]) => Prepared
+  const proto = preparedQueryPrototype(db)
+  const original = proto.execute as Execute
   let release!: () => void
   const gate = new Promise<void>((resolve) => {
     release = resolve
@@ -28,26 +32,21 @@ export function holdNextQuery(db: Db, matches: (sql: string, params: unknown[]) 
     reach = resolve
   })
   let armed = true
-  proto.prepareQuery = function (this: unknown, ...args: unknown[]) {
-    const prepared = original.apply(this, args)
-    const query = args[0] as { sql: string; params: unknown[] }
-    if (armed && matches(query.sql, query.params)) {
-      armed = false
-      const execute = prepared.execute.bind(prepared)
-      prepared.execute = async (...a: unknown[]) => {
-        const result = await execute(...a)
-        reach()
-        await gate
-        return result
-      }
-    }
-    return prepared
-  }
+  proto.execute = async function (this: PreparedLike, placeholders?: Record<string, unknown>) {
+    const sql = this.query?.sql ?? ''
+    const params = [...(this.query?.params ?? []), ...Object.values(placeholders ?? {})]
+    if (!(armed && matches(sql, params))) return original.call(this, placeholders)
+    armed = false
+    const result = await original.call(this, placeholders)
+    reach()
+    await gate
+    return result
+  } satisfies Execute
   return {
     reached,
     release,
     restore() {
-      proto.prepareQuery = original
+      proto.execute = original
       release()
     },
   }

@@ -10,6 +10,13 @@ import { Redis, ReplyError } from 'ioredis'
 export interface UpstashProxy {
   url: string
   token: string
+  /**
+   * The command names of every authorised request served, in order: one entry per HTTP request (one
+   * round trip for the client), a pipeline's or transaction's commands together. Tests count round trips
+   * with it; `requests.length = 0` starts a new count. Only kept with `record: true` (a long load test
+   * would otherwise grow it without bound).
+   */
+  requests: string[][]
   close(): Promise<void>
 }
 
@@ -48,9 +55,14 @@ function isCommand(value: unknown): value is [Arg, ...Arg[]] {
 }
 
 export async function startUpstashProxy(
-  opts: { port?: number; redisUrl?: string; token?: string } = {},
+  opts: { port?: number; redisUrl?: string; token?: string; record?: boolean } = {},
 ): Promise<UpstashProxy> {
-  const { port = 0, redisUrl = 'redis://127.0.0.1:6379', token = randomBytes(16).toString('hex') } = opts
+  const {
+    port = 0,
+    redisUrl = 'redis://127.0.0.1:6379',
+    token = randomBytes(16).toString('hex'),
+    record = false,
+  } = opts
   // RESP2 like Upstash; upper-case names below also keep ioredis's reply transformers out of the way.
   const redis = new Redis(redisUrl, { protocol: 2, maxRetriesPerRequest: 1, lazyConnect: true })
   const onConnectError = () => {} // the rejected connect() below reports it
@@ -61,6 +73,7 @@ export async function startUpstashProxy(
   })
   redis.off('error', onConnectError)
   const scriptShas = new Map<string, string>() // sha1(script as sent) -> sha1(script run by Redis)
+  const requests: string[][] = []
 
   function strip(script: string): { script: string; fix?: Prepared['fix'] } {
     if (!UPSTASH_SHEBANG.test(script)) return { script }
@@ -118,6 +131,8 @@ export async function startUpstashProxy(
     const base64 = String(req.headers['upstash-encoding']).toLowerCase() === 'base64'
     try {
       const body: unknown = JSON.parse(Buffer.concat(chunks).toString('utf8'))
+      const commands = path === '' ? [body] : Array.isArray(body) ? body : []
+      if (record) requests.push(commands.map((c) => (Array.isArray(c) ? String(c[0]).toUpperCase() : '?')))
       if (path !== '') return send(200, await batch(body, path === '/multi-exec', base64))
       const { name, args, fix } = prepare(body)
       const reply = await redis.callBuffer(name, ...args)
@@ -148,6 +163,7 @@ export async function startUpstashProxy(
   return {
     url: `http://127.0.0.1:${address.port}`,
     token,
+    requests,
     async close() {
       server.closeAllConnections()
       await new Promise<void>((resolve) => server.close(() => resolve()))
