@@ -72,6 +72,8 @@ if (mode === 'node-http') {
 } else if (mode === 'adapter' || mode === 'route') {
   let handler: (request: Request) => Promise<Response>
   if (mode === 'route') {
+    // route() records metrics after the response (Redis when configured, as in production): counted too.
+    countUpstashRequests(process.env.UPSTASH_REDIS_REST_URL)
     const { json, route } = await import('../lib/http/route.js')
     handler = route(
       { path: '/bench', summary: 'bench', tags: ['bench'], auth: 'public', rateLimit: false, db: false },

@@ -4,7 +4,7 @@
 //
 //   1. bench/services.ts: the Neon WebSocket proxy in front of this machine's PostgreSQL and the Upstash
 //      REST server over this machine's Redis, as the production clients reach them.
-//   2. A fresh database (commerce_bench), migrated and seeded set-based (bench/catalog-seed.ts): 10,000
+//   2. A fresh database (commerce_bench_<pid>, dropped at the end), migrated and seeded set-based (bench/catalog-seed.ts): 10,000
 //      products, 50,000 variants, 200 customers, 20,000 orders, 5 SKUs with ample stock for checkout.
 //   3. The statements each read issues, captured through Drizzle's logger, for the SQL baselines.
 //   4. Servers, each its own process: the app (bench/server.ts: the dev server's adapter and router, rate
@@ -98,12 +98,17 @@ const say = (line: string) => console.error(`[bench ${elapsed()}] ${line}`)
 
 const children = new Set<ChildProcess>()
 const cleanups: Array<() => Promise<void>> = []
+/** The proxies: stopped last, the database is dropped through them. */
+let servicesChild: ChildProcess | undefined
 let cleaned = false
 async function cleanup(): Promise<void> {
   if (cleaned) return
   cleaned = true
-  for (const child of children) await stop(child)
-  for (const fn of cleanups.reverse()) await fn().catch((err: unknown) => say(`cleanup: ${String(err)}`))
+  for (const child of children) if (child !== servicesChild) await stop(child)
+  for (const fn of cleanups.reverse()) {
+    await fn().catch((err: unknown) => say(`cleanup: ${err instanceof Error ? err.message : String(err)}`))
+  }
+  if (servicesChild) await stop(servicesChild)
 }
 process.on('SIGINT', () => void cleanup().finally(() => process.exit(130)))
 
@@ -178,6 +183,7 @@ try {
   // --- 1. Services --------------------------------------------------------------------------------------
 
   const services = spawnTsx('bench/services.ts', {}, 'pipe')
+  servicesChild = services
   const [firstLine] = (await once(createInterface({ input: services.stdout! }), 'line')) as [string]
   const svc = JSON.parse(firstLine) as { wsProxy: string; upstashUrl: string; upstashToken: string }
   // lib reads its settings once (lib/platform/env.ts): set the proxy before the first read.
@@ -201,7 +207,8 @@ try {
   const { Pool } = await import('@neondatabase/serverless')
   const { drizzle } = await import('drizzle-orm/neon-serverless')
   const pgUrl = new URL(process.env.TEST_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres')
-  const dbName = 'commerce_bench'
+  // One database per run: two runs at once never drop each other's.
+  const dbName = `commerce_bench_${process.pid}`
   const admin = new Pool({ connectionString: pgUrl.toString(), max: 1 })
   await admin.query(`drop database if exists ${dbName} with (force)`)
   await admin.query(`create database ${dbName}`)
@@ -935,7 +942,8 @@ try {
   mkdirSync(dir, { recursive: true })
   const text = `${JSON.stringify(results, null, 2)}\n`
   writeFileSync(join(dir, `${startedAt.toISOString().replace(/[:.]/g, '-')}.json`), text)
-  writeFileSync(join(dir, 'latest.json'), text)
+  // A partial run (--only) is kept under its timestamp but never replaces the full run's latest.json.
+  if (!only) writeFileSync(join(dir, 'latest.json'), text)
   if (!stockAgrees) process.exitCode = 1
 } catch (err) {
   process.exitCode = 1
