@@ -294,16 +294,23 @@ try {
       .join(', ')}`,
   )
 
-  // TODO(lead): bench/explain.ts (the scale helper's) is not on this branch; when it is, its
-  // checkIndexes(query) runs here on the bench's own data. The hook calls it with a function answering rows.
-  let indexReport: unknown = 'bench/explain.ts not present'
+  // The scale helper's bench/explain.ts (when present on this branch): EXPLAIN ANALYZE of the hot catalog
+  // statements on the bench's own data, indexes used or not. Not a CI test: plans depend on the data.
+  type PlanCheck = { name: string; what?: string; ok: boolean; indexes?: string[]; seqScans?: string[] }
+  let indexChecks: PlanCheck[] | undefined
   if (existsSync(join(root, 'bench/explain.ts'))) {
     const explainModule = './explain.js'
     const { checkIndexes } = (await import(explainModule)) as {
-      checkIndexes: (query: (text: string, params?: unknown[]) => Promise<unknown[]>) => Promise<unknown>
+      checkIndexes: (query: (text: string, params?: unknown[]) => Promise<unknown[]>) => Promise<PlanCheck[]>
     }
-    indexReport = await checkIndexes(async (text, params) => (await pool.query(text, params)).rows)
-    say(`index check: ${JSON.stringify(indexReport)}`)
+    indexChecks = await checkIndexes(async (text, params) => (await pool.query(text, params)).rows)
+    say(
+      `index check (EXPLAIN ANALYZE on the bench data): ${indexChecks
+        .map((c) => `${c.name} ${c.ok ? 'ok' : `FAILED (${c.seqScans?.join('; ')})`}`)
+        .join(', ')}`,
+    )
+  } else {
+    say('index check skipped: bench/explain.ts is not on this branch')
   }
 
   // --- 4. Servers -----------------------------------------------------------------------------------------
@@ -684,6 +691,24 @@ try {
   }
   const loadAtEnd = loadavg()
 
+  // Statements of one checkout alone, with 1 line and with every SKU: the count must not grow with the lines.
+  let orderStatements: { one: number; many: number } | undefined
+  if (measured.has('orders_create')) {
+    const statementsOf = async (lines: number) => {
+      const before = await settledStats(app)
+      const items = orderProducts.slice(0, lines).map((id) => ({ product_id: id, quantity: 1 }))
+      const res = await post(
+        '/orders',
+        { items, shipping_address: shippingAddress },
+        { authorization: buyers[0]! },
+      )
+      if (res.status !== 201) throw new Error(`checkout probe: HTTP ${res.status} ${await res.text()}`)
+      const after = await settledStats(app)
+      return after.sql - before.sql
+    }
+    orderStatements = { one: await statementsOf(1), many: await statementsOf(BENCH_ORDER_SKUS) }
+  }
+
   // --- 6. Oversells, the CSV import --------------------------------------------------------------------------
 
   const [stock] = rowsOf<Record<string, string | number>>(
@@ -857,6 +882,23 @@ try {
     'redisBeforeResponsePerRequest',
     1,
   )
+  if (indexChecks) {
+    const failed = indexChecks.filter((c) => !c.ok)
+    budgets.push({
+      name: `indexes used by the catalog statements (EXPLAIN ANALYZE, ${indexChecks.length} statements${failed.length ? `; failed: ${failed.map((c) => c.name).join(', ')}` : ''})`,
+      value: indexChecks.length - failed.length,
+      limit: `= ${indexChecks.length}`,
+      met: failed.length === 0,
+    })
+  }
+  if (orderStatements) {
+    budgets.push({
+      name: `POST /orders: statements for 1 line vs ${BENCH_ORDER_SKUS} lines (${orderStatements.one} vs ${orderStatements.many})`,
+      value: orderStatements.many - orderStatements.one,
+      limit: '= 0 (does not grow with the lines)',
+      met: orderStatements.many === orderStatements.one,
+    })
+  }
   if (measured.has('orders_create')) {
     budgets.push({
       name: 'POST /orders: oversells (sold = stock taken = ledger)',
@@ -931,10 +973,11 @@ try {
     },
     seedMs,
     statementsCaptured: Object.fromEntries(Object.entries(statements).map(([k, v]) => [k, v.length])),
-    indexReport,
+    indexChecks,
     cases: summary,
     budgets,
     oversell,
+    orderStatements,
     csvImport,
     pglite,
   }
