@@ -86,7 +86,10 @@ const scale = {
   customers: Number(values.customers),
   orders: Number(values.orders),
 }
-if (scale.customers < buyerCount + 3) throw new Error('--customers must exceed --buyers by at least 3')
+// Customers: 0 reads, 1 is the argon2 loop's hash, 2.. buy, then one per connection signs in, the last is admin.
+if (scale.customers < 3 + buyerCount + connections) {
+  throw new Error('--customers must be at least --buyers + --connections + 3')
+}
 const only = values.only ? new Set(values.only.split(',')) : undefined
 const root = fileURLToPath(new URL('..', import.meta.url))
 const startedAt = new Date()
@@ -424,14 +427,14 @@ try {
     path: string
     headers?: Record<string, string>
     body?: () => string
-    /** Per-connection authorization (each buyer its own token). */
-    perConnection?: string[]
+    /** Per-connection headers and body (each buyer its own token, each login its own account). */
+    perConnection?: Array<{ headers?: Record<string, string>; body?: () => string }>
     check: Check
     /** Requests per response for CPU and counts (the argon2 loop counts verifies). */
     loop?: boolean
   }
   const json = { 'content-type': 'application/json' }
-  const loginBody = JSON.stringify({ email: loginUser, password: BENCH_CUSTOMER_PASSWORD })
+  const loginAccounts = Array.from({ length: connections }, (_, i) => benchCustomerEmail(2 + buyerCount + i))
   const allCases: Case[] = [
     {
       key: 'node_http',
@@ -538,12 +541,16 @@ try {
     },
     {
       key: 'login',
-      name: 'POST /auth/login (argon2id)',
+      name: `POST /auth/login (argon2id, ${connections} accounts)`,
       server: app,
       method: 'POST',
       path: '/api/v1/auth/login',
       headers: json,
-      body: () => loginBody,
+      // Each connection signs in its own account, as concurrent sign-ins are in production.
+      perConnection: loginAccounts.map((email) => {
+        const body = JSON.stringify({ email, password: BENCH_CUSTOMER_PASSWORD })
+        return { body: () => body }
+      }),
       check: okCheck(),
     },
     {
@@ -562,7 +569,7 @@ try {
       path: '/api/v1/orders',
       headers: json,
       body: orderBody,
-      perConnection: buyers,
+      perConnection: buyers.map((authorization) => ({ headers: { authorization } })),
       check: okCheck(201),
     },
   ]
@@ -571,8 +578,9 @@ try {
   const bodyBytes: Record<string, number> = {}
   for (const c of cases) {
     const url = c.loop ? `${c.server.url}/loop?seconds=0.1&concurrency=1` : `${c.server.url}${c.path}`
-    const headers = { ...c.headers, ...(c.perConnection ? { authorization: c.perConnection[0]! } : {}) }
-    const res = await fetch(url, { method: c.method ?? 'GET', headers, body: c.body?.() })
+    const first = c.perConnection?.[0]
+    const headers = { ...c.headers, ...first?.headers }
+    const res = await fetch(url, { method: c.method ?? 'GET', headers, body: (first?.body ?? c.body)?.() })
     bodyBytes[c.key] = Number(res.headers.get('content-length') ?? Number.NaN)
     const problem = await c.check(res)
     if (problem) throw new Error(`${c.name}: the answer is not the real thing: ${problem}`)
@@ -628,13 +636,9 @@ try {
         ...(c.body || c.perConnection
           ? {
               setupClient: (client: autocannon.Client) => {
-                const headers = {
-                  ...c.headers,
-                  ...(c.perConnection
-                    ? { authorization: c.perConnection[connection++ % c.perConnection.length]! }
-                    : {}),
-                }
-                const body = c.body
+                const own = c.perConnection?.[connection++ % c.perConnection.length]
+                const headers = { ...c.headers, ...own?.headers }
+                const body = own?.body ?? c.body
                 ;(client as unknown as { setRequests: (r: unknown[]) => void }).setRequests([
                   {
                     method: c.method ?? 'GET',
