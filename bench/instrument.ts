@@ -1,0 +1,95 @@
+// Counters for the bench's servers (never loaded by the product): HTTP requests served, SQL statements
+// sent (wrapping the driver's client), Redis requests sent (wrapping fetch to the Upstash URL: a /pipeline
+// or a script is one request), and of those the ones whose reply arrived before the request's response was
+// handed back (AsyncLocalStorage): the round trips a response can have waited for. Work scheduled after the
+// response (metrics) starts in the same tick but answers later, so it is not among them. Plus requests in
+// flight and the process's CPU time. GET /__bench/stats answers them as JSON; bench/run.ts takes deltas around a run.
+import { AsyncLocalStorage } from 'node:async_hooks'
+
+export const STATS_PATH = '/__bench/stats'
+
+export interface BenchStats {
+  requests: number
+  sql: number
+  redis: number
+  /** Redis requests of a request answered before its response was returned (afterResponse work excluded). */
+  redisBeforeResponse: number
+  /** HTTP requests being served now. */
+  inFlight: number
+  /** process.cpuUsage() user + system, microseconds. */
+  cpuUs: number
+  rssBytes: number
+}
+
+const counters = { requests: 0, sql: 0, redis: 0, redisBeforeResponse: 0, inFlight: 0 }
+const requestState = new AsyncLocalStorage<{ responded: boolean }>()
+
+export function stats(): BenchStats {
+  const cpu = process.cpuUsage()
+  return { ...counters, cpuUs: cpu.user + cpu.system, rssBytes: process.memoryUsage.rss() }
+}
+
+export const statsJson = (): string => JSON.stringify(stats())
+
+/** Count one request served, running `fn` (which produces its response) in its own counting context. */
+export async function serveCounted<T>(fn: () => Promise<T>): Promise<T> {
+  counters.requests++
+  counters.inFlight++
+  const state = { responded: false }
+  return requestState.run(state, async () => {
+    try {
+      return await fn()
+    } finally {
+      state.responded = true
+      counters.inFlight--
+    }
+  })
+}
+
+export const countSql = (n = 1): void => {
+  counters.sql += n
+}
+
+function countRedis<T>(reply: Promise<T>): Promise<T> {
+  counters.redis++
+  const state = requestState.getStore()
+  if (!state) return reply
+  return reply.then((r) => {
+    if (!state.responded) counters.redisBeforeResponse++
+    return r
+  })
+}
+
+/** Every statement through the Neon driver: Pool.query and a checked-out client's query both end here. */
+export async function countNeonStatements(): Promise<void> {
+  const { Client } = await import('@neondatabase/serverless')
+  const proto = Client.prototype as unknown as { query: (...args: unknown[]) => unknown }
+  const original = proto.query
+  proto.query = function (this: unknown, ...args: unknown[]) {
+    countSql()
+    return original.apply(this, args)
+  }
+}
+
+/** Statements through PGlite's public query/exec (the bench's PGlite smoke run reads only). */
+export async function countPgliteStatements(): Promise<void> {
+  const { PGlite } = await import('@electric-sql/pglite')
+  const proto = PGlite.prototype as unknown as Record<'query' | 'exec', (...args: unknown[]) => unknown>
+  for (const name of ['query', 'exec'] as const) {
+    const original = proto[name]
+    proto[name] = function (this: unknown, ...args: unknown[]) {
+      countSql()
+      return original.apply(this, args)
+    }
+  }
+}
+
+/** Requests to the Upstash REST URL (the @upstash/redis client calls the global fetch). */
+export function countUpstashRequests(upstashUrl: string | undefined): void {
+  if (!upstashUrl) return
+  const original = globalThis.fetch
+  globalThis.fetch = (input, init) => {
+    const url = typeof input === 'string' ? input : input instanceof URL ? input.href : input.url
+    return url.startsWith(upstashUrl) ? countRedis(original(input, init)) : original(input, init)
+  }
+}
