@@ -63,9 +63,31 @@ function configuredLevel(): keyof typeof LEVELS {
 function write(level: Level, msg: string, fields: Record<string, unknown> = {}): void {
   if (LEVELS[level] < LEVELS[configuredLevel()]) return
   const line = JSON.stringify({ level, time: new Date().toISOString(), msg, ...(redact(fields) as object) })
-  if (level === 'error' || level === 'warn') process.stderr.write(`${line}\n`)
-  else process.stdout.write(`${line}\n`)
+  if (level === 'error' || level === 'warn') {
+    flushLogs()
+    process.stderr.write(`${line}\n`)
+  } else {
+    buffered += `${line}\n`
+    if (!scheduled) {
+      scheduled = true
+      setImmediate(flushLogs)
+    }
+  }
 }
+
+// Info and debug lines written within one turn of the event loop go out in one write (one system call for
+// many requests under load); warnings and errors are written at once, after what is buffered.
+let buffered = ''
+let scheduled = false
+/** Write buffered info/debug lines now (also on exit). */
+export function flushLogs(): void {
+  scheduled = false
+  if (!buffered) return
+  const out = buffered
+  buffered = ''
+  process.stdout.write(out)
+}
+process.on('exit', flushLogs)
 
 export const log = {
   debug: (msg: string, fields?: Record<string, unknown>) => write('debug', msg, fields),

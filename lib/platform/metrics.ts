@@ -50,12 +50,17 @@ export function histogramIncrements(def: MetricDef, labels: Labels, value: numbe
   ]
 }
 
-// Increments are summed in process and written by one write at a time: what arrives while a write is in
-// flight goes out, summed, in the next one. At low traffic that is one write per request, as before; under
-// load one write carries many requests' increments instead of one Redis request per response.
+// Increments are summed in process and written by one write at a time, and writes start at most every
+// WRITE_SPACING_MS: what arrives meanwhile goes out, summed, in the next one. At low traffic that is one
+// write per request, as before (the last write was long ago, so nothing waits); under load one write carries
+// many requests' increments, a few dozen Redis requests a second per instance instead of one per response.
+// The wait is after the response (afterResponse keeps the instance alive for it on Vercel).
+const WRITE_SPACING_MS = 50
 const queued = new Map<string, Map<string, number>>()
 let nextWrite: Promise<void> | undefined
 let writing: Promise<void> | undefined
+let lastWriteAt = Number.NEGATIVE_INFINITY
+const pause = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms))
 
 function takeQueued(): Increment[] {
   const out: Increment[] = []
@@ -86,7 +91,10 @@ export function record(increments: Increment[]): Promise<void> {
     fields.set(field, (fields.get(field) ?? 0) + by)
   }
   nextWrite ??= (writing ?? Promise.resolve()).then(async () => {
+    const wait = lastWriteAt + WRITE_SPACING_MS - performance.now()
+    if (wait > 0) await pause(wait)
     nextWrite = undefined
+    lastWriteAt = performance.now()
     const w = write(takeQueued())
     writing = w
     await w

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it, vi } from 'vitest'
 import { resetEnv } from '../../lib/platform/env.js'
-import { log, redact } from '../../lib/platform/logger.js'
+import { flushLogs, log, redact } from '../../lib/platform/logger.js'
 
 const savedLevel = process.env.LOG_LEVEL
 
@@ -166,6 +166,7 @@ describe('log', () => {
       return true
     })
     log.info('login', { user_id: 'u1', email: 'a@b.test', password: 'hunter22', nested: { token: 't' } })
+    flushLogs()
     expect(lines).toHaveLength(1)
     expect(lines[0]!.endsWith('\n')).toBe(true)
     const line = JSON.parse(lines[0]!)
@@ -186,6 +187,48 @@ describe('log', () => {
     const out = vi.spyOn(process.stdout, 'write').mockImplementation(() => true)
     log.info('quiet')
     log.debug('quieter')
+    flushLogs()
     expect(out).not.toHaveBeenCalled()
+  })
+
+  it('writes the lines of one turn of the event loop in one write, in order, before a warning', () => {
+    process.env.LOG_LEVEL = 'info'
+    resetEnv()
+    const out: string[] = []
+    vi.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => {
+      out.push(`stdout:${String(chunk)}`)
+      return true
+    })
+    vi.spyOn(process.stderr, 'write').mockImplementation((chunk: string | Uint8Array) => {
+      out.push(`stderr:${String(chunk)}`)
+      return true
+    })
+    log.info('first')
+    log.info('second')
+    expect(out).toHaveLength(0)
+    log.warn('third')
+    expect(out).toHaveLength(2)
+    expect(out[0]!.startsWith('stdout:')).toBe(true)
+    expect(
+      out[0]!
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => JSON.parse(l.replace(/^stdout:/, '')).msg),
+    ).toEqual(['first', 'second'])
+    expect(JSON.parse(out[1]!.replace(/^stderr:/, '')).msg).toBe('third')
+  })
+
+  it('flushes by itself on the next turn of the event loop', async () => {
+    process.env.LOG_LEVEL = 'info'
+    resetEnv()
+    const lines: string[] = []
+    vi.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => {
+      lines.push(String(chunk))
+      return true
+    })
+    log.info('later')
+    await new Promise((resolve) => setImmediate(resolve))
+    expect(lines).toHaveLength(1)
+    expect(JSON.parse(lines[0]!).msg).toBe('later')
   })
 })
