@@ -116,7 +116,11 @@ async function cleanup(): Promise<void> {
 process.on('SIGINT', () => void cleanup().finally(() => process.exit(130)))
 
 function spawnTsx(script: string, env: Record<string, string>, stdout: 'pipe' | 'ignore' = 'ignore') {
-  const child = spawn(process.execPath, ['--import', 'tsx', script], {
+  // BENCH_CPU_PROF=<dir>: every server writes a V8 CPU profile there when it stops (for finding costs).
+  const profile = process.env.BENCH_CPU_PROF
+    ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`]
+    : []
+  const child = spawn(process.execPath, [...profile, '--import', 'tsx', script], {
     cwd: root,
     env: { ...process.env, ...env },
     stdio: ['ignore', stdout, 'inherit'],

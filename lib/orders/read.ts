@@ -1,10 +1,10 @@
-import { and, desc, eq, gte, inArray, lte, or, type SQL, sql } from 'drizzle-orm'
+import { and, desc, eq, gte, lte, or, type SQL, sql } from 'drizzle-orm'
 import { z } from 'zod'
 import { financialStatuses, fulfillmentStatuses, orderStatuses, orders } from '../../db/schema/index.js'
 import type { Principal } from '../auth/permissions.js'
 import { conflict, forbidden, ProblemError } from '../http/errors.js'
 import { PageQuery, pagination } from '../http/pagination.js'
-import type { Db } from '../platform/db.js'
+import { type Db, preparedPerDb } from '../platform/db.js'
 import { checkAccess } from './access.js'
 import { illegalTransition, lockOrder } from './history.js'
 import { priceCart } from './pricing.js'
@@ -64,6 +64,25 @@ function decodeCursor(raw: string): { at: Date; id: string } {
   }
 }
 
+// Built once per database (Drizzle keeps the SQL and the row mapping): a page of ids, then those orders
+// with everything nested.
+const listStatements = preparedPerDb((db) => ({
+  customerPage: db
+    .select({ id: orders.id, createdAt: orders.createdAt, total: sql<number>`(count(*) over ())::int` })
+    .from(orders)
+    .where(eq(orders.userId, sql.placeholder('userId')))
+    .orderBy(desc(orders.createdAt), desc(orders.id))
+    .limit(sql.placeholder('limit'))
+    .offset(sql.placeholder('offset'))
+    .prepare('orders_customer_page'),
+  full: db.query.orders
+    .findMany({
+      where: sql`${orders.id} = any(${sql.placeholder('ids')}::uuid[])`,
+      with: FULL_ORDER,
+    })
+    .prepare('orders_by_ids_full'),
+}))
+
 /** GET /orders: customers their own (by user_id), staff with orders.view all; newest first. */
 export async function listOrders(db: Db, q: ListOrdersRequest, principal: Principal) {
   const staff = principal.permissions.has('orders.view')
@@ -91,26 +110,30 @@ export async function listOrders(db: Db, q: ListOrdersRequest, principal: Princi
     )
   }
   const filter = where.length ? and(...where) : undefined
-  const page = await db
-    .select({
-      id: orders.id,
-      createdAt: orders.createdAt,
-      total: cursor ? sql<number>`0` : sql<number>`(count(*) over ())::int`,
-    })
-    .from(orders)
-    .where(filter)
-    .orderBy(desc(orders.createdAt), desc(orders.id))
-    .limit(q.limit + 1)
-    .offset(cursor ? 0 : (q.page - 1) * q.limit)
+  // A customer's plain first pages (no filter, no cursor: what an account page asks for) have a statement
+  // built once; any other combination of filters is built for the request.
+  const plain = !staff && where.length === 1
+  const page = plain
+    ? await listStatements(db).customerPage.execute({
+        userId: principal.userId,
+        limit: q.limit + 1,
+        offset: (q.page - 1) * q.limit,
+      })
+    : await db
+        .select({
+          id: orders.id,
+          createdAt: orders.createdAt,
+          total: cursor ? sql<number>`0` : sql<number>`(count(*) over ())::int`,
+        })
+        .from(orders)
+        .where(filter)
+        .orderBy(desc(orders.createdAt), desc(orders.id))
+        .limit(q.limit + 1)
+        .offset(cursor ? 0 : (q.page - 1) * q.limit)
   const more = page.length > q.limit
   const rows = page.slice(0, q.limit)
   const ids = rows.map((r) => r.id)
-  const full = ids.length
-    ? ((await db.query.orders.findMany({
-        where: inArray(orders.id, ids),
-        with: FULL_ORDER,
-      })) as FullOrder[])
-    : []
+  const full = ids.length ? ((await listStatements(db).full.execute({ ids })) as FullOrder[]) : []
   const byId = new Map(full.map((o) => [o.id, o]))
   const list = ids.map((id) => orderView(byId.get(id)!, { staff }))
   const last = rows.at(-1)
