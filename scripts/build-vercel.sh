@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# `npm run build:vercel`: build the Vercel output (.vercel/output) offline with a pinned CLI, then check
-# that it built one function per route file. No login or token: `vercel build` needs neither once
-# .vercel/project.json exists (without it the CLI prints "Loading teams..." and exits 0 having built
-# nothing). The CLI is not a dependency; npx fetches vercel@58.10.0 from the npm registry once.
+# `npm run build:vercel`: build the Vercel output (.vercel/output) offline with a pinned CLI, check that it
+# built one function per route file, then bundle each function with esbuild (scripts/bundle-functions.ts,
+# ADR 009). No login or token: `vercel build` needs neither once .vercel/project.json exists (without it
+# the CLI prints "Loading teams..." and exits 0 having built nothing). The CLI is not a dependency; npx
+# fetches vercel@58.10.0 from the npm registry once.
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -72,5 +73,18 @@ if [ "$missing" -ne 0 ] || [ "$built_count" -ne "$expected_count" ]; then
   exit 1
 fi
 
+traced=$(du -sh "$FUNCS" | cut -f1)
+
+# 6. Bundle every function (ADR 009): one minified ESM file per function (plus the chunks of its lazy
+#    imports) in place of the traced node_modules; only native/createRequire'd packages stay.
+started=$(date +%s)
+npx tsx scripts/bundle-functions.ts "$FUNCS"
+echo "build-vercel: bundling took $(($(date +%s) - started)) s"
+bundled=$(find "$FUNCS" -path '*.func/index.js' | grep -c . || true)
+if [ "$bundled" -ne "$built_count" ] || find "$FUNCS" -path '*/node_modules/@electric-sql/pglite' | grep -q .; then
+  echo "build-vercel: $bundled of $built_count functions bundled, or PGlite left in a function" >&2
+  exit 1
+fi
+
 size=$(du -sh "$FUNCS" | cut -f1)
-echo "build-vercel: OK, $built_count functions, $size in $FUNCS"
+echo "build-vercel: OK, $built_count functions, $size in $FUNCS (traced output before bundling: $traced)"

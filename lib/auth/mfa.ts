@@ -1,7 +1,6 @@
 import { randomBytes } from 'node:crypto'
 import { and, count as countRows, eq, gt, isNotNull, isNull, lt, or, sql } from 'drizzle-orm'
 import { generateSecret, generateURI, verify as verifyTotp } from 'otplib'
-import QRCode from 'qrcode'
 import { z } from 'zod'
 import { mfaBackupCodes, mfaDevices, users, userTokens } from '../../db/schema/index.js'
 import { deliverAfterResponse, enqueueEmail } from '../email/outbox.js'
@@ -422,6 +421,8 @@ export async function beginMfaSetup(
     await recordActivity(tx, { userId, action: 'mfa.setup_started', meta })
   })
   const otpauthUrl = generateURI({ issuer: env().MFA_ISSUER_NAME, label: user.email, secret })
+  // qrcode loads at enrolment only (ADR 009: cold start), not in every function that imports this module.
+  const { default: QRCode } = await import('qrcode')
   const qrCode = await QRCode.toDataURL(otpauthUrl, { errorCorrectionLevel: 'M', margin: 2, width: 256 })
   return { secret, otpauth_url: otpauthUrl, qr_code: qrCode }
 }

@@ -1,5 +1,5 @@
 import { and, asc, eq, inArray, lt, lte, sql } from 'drizzle-orm'
-import { Resend } from 'resend'
+import type { Resend } from 'resend'
 import { z } from 'zod'
 import { type OutboxEmail, outboxEmails, users } from '../../db/schema/index.js'
 import { afterResponse } from '../platform/background.js'
@@ -57,13 +57,16 @@ const SEND_TIMEOUT_MS = 10_000
  */
 const MAX_AGE_MS = 24 * 3600_000
 
+// The `resend` package is imported at the first send, not at import (ADR 009: cold start), so functions
+// that only enqueue or never email do not load it.
 let client: Resend | undefined
 let clientKey: string | undefined
-function resend(): Resend | undefined {
+async function resend(): Promise<Resend | undefined> {
   const key = env().RESEND_API_KEY
   if (!key) return undefined
   if (!client || clientKey !== key) {
-    client = new Resend(key, { baseUrl: env().RESEND_API_BASE })
+    const { Resend: ResendCtor } = await import('resend')
+    client = new ResendCtor(key, { baseUrl: env().RESEND_API_BASE })
     clientKey = key
   }
   return client
@@ -191,7 +194,7 @@ export async function deliverOutbox(
   opts: { batchSize?: number; max?: number; budgetMs?: number } = {},
 ): Promise<DeliveryReport & { expired: number }> {
   const report = { sent: 0, retrying: 0, failed: 0, expired: 0 }
-  const api = resend()
+  const api = await resend()
   if (!api) return report
   const { batchSize = 10, max = 200, budgetMs = 30_000 } = opts
   const started = nowMs()

@@ -30,18 +30,24 @@ const PG = process.env.TEST_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/postgr
 const BUILD_DB = `commerce_build_${process.pid}`
 let proxy: WsProxy | undefined
 
-// Runs in the child: argv = [handler file, method, url, "list" | "call"].
+// Runs in the child: argv = [handler file, method, url, "list" | "call", JSON body or ""]. Also reports
+// whether the argon2 addon (CommonJS, so in require's cache once loaded) was loaded at import and after
+// the call.
 const CHILD = `
+import { createRequire } from 'node:module'
 import { pathToFileURL } from 'node:url'
-const [file, method, url, mode] = process.argv.slice(1)
+const [file, method, url, mode, body] = process.argv.slice(1)
+const argon2Loaded = () => Object.keys(createRequire(import.meta.url).cache).some((f) => f.includes('/@node-rs/argon2'))
 const t0 = performance.now()
 const mod = await import(pathToFileURL(file).href)
-const out = { exports: Object.keys(mod).sort(), load_ms: Math.round(performance.now() - t0) }
+const out = { exports: Object.keys(mod).sort(), load_ms: Math.round(performance.now() - t0), argon2_at_import: argon2Loaded() }
 if (mode === 'call') {
-  const res = await mod[method](new Request(url, { method }))
+  const init = body ? { method, body, headers: { 'content-type': 'application/json' } } : { method }
+  const res = await mod[method](new Request(url, init))
   out.status = res.status
   out.headers = Object.fromEntries(res.headers)
   out.body = await res.text()
+  out.argon2_after_call = argon2Loaded()
 }
 await new Promise((r) => setTimeout(r, 20))
 process.stdout.write('\\n${RESULT}' + JSON.stringify(out) + '\\n')
@@ -58,6 +64,8 @@ interface VcConfig {
 interface ChildResult {
   exports: string[]
   load_ms: number
+  argon2_at_import: boolean
+  argon2_after_call?: boolean
   status?: number
   headers?: Record<string, string>
   body?: string
@@ -104,14 +112,29 @@ function vcConfig(name: string): VcConfig {
 
 async function invoke(
   name: string,
-  opts: { method?: string; path?: string; env?: Record<string, string>; mode?: 'list' | 'call' } = {},
+  opts: {
+    method?: string
+    path?: string
+    env?: Record<string, string>
+    mode?: 'list' | 'call'
+    body?: unknown
+  } = {},
 ): Promise<ChildResult> {
   const dir = funcDir(name)
   const { handler } = vcConfig(name)
   const url = `http://localhost${opts.path ?? `/${name.replace(/\/index$/, '')}`}`
   const { stdout } = await run(
     process.execPath,
-    ['--input-type=module', '-e', CHILD, join(dir, handler), opts.method ?? 'GET', url, opts.mode ?? 'call'],
+    [
+      '--input-type=module',
+      '-e',
+      CHILD,
+      join(dir, handler),
+      opts.method ?? 'GET',
+      url,
+      opts.mode ?? 'call',
+      opts.body === undefined ? '' : JSON.stringify(opts.body),
+    ],
     // On Vercel the function's working directory is its own root (/var/task).
     {
       cwd: dir,
@@ -264,32 +287,71 @@ describe('built functions in a deployed environment with nothing configured', ()
   }
 })
 
+describe('bundled functions (ADR 009)', () => {
+  it('are one minified ESM bundle each: no traced node_modules beyond the kept packages, no compiled lib/', () => {
+    const kept = /^(@node-rs\/argon2(-.+)?|fxa-common-password-list|incremental-encoder)$/
+    for (const name of builtFunctions()) {
+      const dir = join(FUNCS, `${name}.func`)
+      expect(vcConfig(name).handler, name).toBe('index.js')
+      expect(existsSync(join(dir, 'lib')), name).toBe(false)
+      expect(existsSync(join(dir, 'api')), name).toBe(false)
+      const nm = join(dir, 'node_modules')
+      const pkgs = existsSync(nm)
+        ? readdirSync(nm).flatMap((p) =>
+            p.startsWith('@') ? readdirSync(join(nm, p)).map((q) => `${p}/${q}`) : [p],
+          )
+        : []
+      for (const pkg of pkgs) expect(pkg, `${name} keeps ${pkg}`).toMatch(kept)
+    }
+  })
+
+  it('do not load the argon2 addon at import, not even the password functions', async () => {
+    for (const name of ['api/v1/auth/login', 'api/v1/auth/me', 'api/v1/health/index']) {
+      const res = await invoke(name, { mode: 'list' })
+      expect(res.argon2_at_import, name).toBe(false)
+    }
+  })
+})
+
 describe('native addon @node-rs/argon2 in the bundles', () => {
   const hashing = existsSync(FUNCS)
-    ? builtFunctions().filter((name) => existsSync(join(funcDir(name), 'lib/auth/password.js')))
+    ? builtFunctions().filter((name) =>
+        existsSync(join(FUNCS, `${name}.func`, 'node_modules/@node-rs/argon2')),
+      )
     : []
 
-  it('functions that hash passwords (register, login, ...) load the addon from their bundle', async () => {
+  it('functions that hash passwords (register, login, ...) keep the addon and its linux binding unbundled', () => {
     expect(hashing).toEqual(expect.arrayContaining(['api/v1/auth/login', 'api/v1/auth/register']))
-    const probe = `
-      import { pathToFileURL } from 'node:url'
-      const { hashPassword, verifyPassword } = await import(pathToFileURL(process.argv[1]).href)
-      const h = await hashPassword('correct horse battery staple')
-      const ok = await verifyPassword(h, 'correct horse battery staple')
-      const bad = await verifyPassword(h, 'wrong')
-      process.stdout.write(JSON.stringify({ prefix: h.slice(0, 10), ok, bad }))
-    `
     for (const name of hashing) {
       const dir = funcDir(name)
       expect(existsSync(join(dir, 'node_modules/@node-rs/argon2/package.json')), name).toBe(true)
       const bindings = readdirSync(join(dir, 'node_modules/@node-rs')).filter((d) => d.startsWith('argon2-'))
       expect(bindings, name).toContain('argon2-linux-x64-gnu')
-      const { stdout } = await run(
-        process.execPath,
-        ['--input-type=module', '-e', probe, join(dir, 'lib/auth/password.js')],
-        { cwd: dir, env: { PATH: process.env.PATH ?? '', ...LOCAL_ENV } },
-      )
-      expect(JSON.parse(stdout), name).toEqual({ prefix: '$argon2id$', ok: true, bad: false })
     }
+  })
+
+  it('register then login through the built functions: argon2 hashes and verifies from the bundle', async () => {
+    const email = `cold-${process.pid}@example.com`
+    const password = 'plum-Orbit-7-lantern'
+    const registered = await invoke('api/v1/auth/register', {
+      method: 'POST',
+      body: { email, password, first_name: 'Cold', last_name: 'Start' },
+    })
+    expect(registered.status, registered.body).toBe(201)
+    expect(registered.argon2_at_import).toBe(false)
+    expect(registered.argon2_after_call).toBe(true)
+
+    const login = await invoke('api/v1/auth/login', { method: 'POST', body: { email, password } })
+    expect(login.status, login.body).toBe(200)
+    expect(login.argon2_after_call).toBe(true)
+    const tokens = JSON.parse(login.body ?? '') as { access_token?: string; token_type?: string }
+    expect(tokens.token_type).toBe('bearer')
+    expect(tokens.access_token).toEqual(expect.any(String))
+
+    const wrong = await invoke('api/v1/auth/login', {
+      method: 'POST',
+      body: { email, password: `${password}x` },
+    })
+    expect(wrong.status, wrong.body).toBe(401)
   })
 })
