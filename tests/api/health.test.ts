@@ -54,6 +54,7 @@ const redisUnreachable = () =>
 // --- an unreachable database (a real driver that cannot reach its database) --------------------------
 
 let restoreDatabase: (() => Promise<void>) | undefined
+let deadPglite: Promise<Db> | undefined
 
 async function takeDatabaseDown(): Promise<void> {
   const real = await getDb()
@@ -61,14 +62,18 @@ async function takeDatabaseDown(): Promise<void> {
   const client = (real as unknown as { $client: { end(): Promise<void>; close(): Promise<void> } }).$client
   let down: { db: Db; close: () => Promise<void> }
   if (kind === 'pglite') {
-    // A PGlite instance that has been shut down: every query fails as a dead connection would.
-    const [{ PGlite }, { drizzle }] = await Promise.all([
-      import('@electric-sql/pglite'),
-      import('drizzle-orm/pglite'),
-    ])
-    const dead = new PGlite({ extensions: await pgliteExtensions() })
-    await dead.close()
-    down = { db: drizzle({ client: dead, schema }) as unknown as Db, close: async () => {} }
+    // A PGlite instance that has been shut down: every query fails as a dead connection would. Booting
+    // one takes a second or more, and a closed instance keeps no state, so the file shares one.
+    deadPglite ??= (async () => {
+      const [{ PGlite }, { drizzle }] = await Promise.all([
+        import('@electric-sql/pglite'),
+        import('drizzle-orm/pglite'),
+      ])
+      const dead = new PGlite({ extensions: await pgliteExtensions() })
+      await dead.close()
+      return drizzle({ client: dead, schema }) as unknown as Db
+    })()
+    down = { db: await deadPglite, close: async () => {} }
   } else {
     // The Neon driver pointed at a database that does not exist on the server.
     const [{ Pool }, { drizzle }] = await Promise.all([

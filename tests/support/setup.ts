@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto'
 import { readFileSync } from 'node:fs'
-import { afterAll, afterEach, inject } from 'vitest'
+import { afterAll, afterEach, expect, inject } from 'vitest'
 import { flushBackground } from '../../lib/platform/background.js'
 import { closeDatabase, setDatabase } from '../../lib/platform/db.js'
 import { resetEnv } from '../../lib/platform/env.js'
@@ -34,6 +34,10 @@ if (services) {
     await admin.query(`drop database if exists ${name} with (force)`)
     await admin.end()
   }
+} else if (/[\\/]tests[\\/]unit[\\/]/.test(expect.getState().testPath ?? '')) {
+  // Unit tests use no shared database (schema.test.ts makes its own), and booting one costs about a
+  // second of CPU per file. Should one reach for it after all, it gets a fresh in-memory one of its own.
+  process.env.PGLITE_DATA_DIR = 'memory://'
 } else {
   const { PGlite } = await import('@electric-sql/pglite')
   const { drizzle } = await import('drizzle-orm/pglite')
