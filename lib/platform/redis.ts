@@ -130,6 +130,22 @@ export function redisConfigured(): boolean {
   return Boolean(e.UPSTASH_REDIS_REST_URL && e.UPSTASH_REDIS_REST_TOKEN)
 }
 
+const REQUEST_TIMEOUT_MS = 2000
+const TIMEOUT_SLICE_MS = 100
+let slice: { ms: number; endsAt: number; signal: AbortSignal } | undefined
+/**
+ * An abort signal for a request starting now that fires between `ms` and `ms` + 100 ms later: requests
+ * started in the same 100 ms share one signal (one timer), where AbortSignal.timeout() per request cost
+ * about a tenth of a millisecond of CPU each under load.
+ */
+export function sharedTimeout(ms: number): AbortSignal {
+  const t = performance.now()
+  if (!slice || slice.ms !== ms || t >= slice.endsAt || slice.signal.aborted) {
+    slice = { ms, endsAt: t + TIMEOUT_SLICE_MS, signal: AbortSignal.timeout(ms + TIMEOUT_SLICE_MS) }
+  }
+  return slice.signal
+}
+
 /** The raw Upstash client (for @upstash/ratelimit), or undefined in embedded mode. */
 export function upstashClient(): Redis | undefined {
   if (!redisConfigured()) return undefined
@@ -140,7 +156,9 @@ export function upstashClient(): Redis | undefined {
       token: e.UPSTASH_REDIS_REST_TOKEN!,
       // Fail fast: Redis is a cache here, Postgres answers when it is slow.
       retry: { retries: 1, backoff: () => 50 },
-      signal: () => AbortSignal.timeout(2000),
+      signal: () => sharedTimeout(REQUEST_TIMEOUT_MS),
+      // No SDK/platform headers on every request.
+      enableTelemetry: false,
     })
   }
   return upstash
