@@ -5,6 +5,7 @@ import { afterResponse } from '../platform/background.js'
 import { nowMs } from '../platform/clock.js'
 import { type Db, preparedPerDb } from '../platform/db.js'
 import { log } from '../platform/logger.js'
+import type { ReadResult } from '../platform/ratelimit.js'
 import { kv } from '../platform/redis.js'
 import { effectivePermissions, type Principal, type Role } from './permissions.js'
 import { type AccessClaims, bearerToken, InvalidToken, verifyToken } from './tokens.js'
@@ -73,8 +74,8 @@ type Cached = SessionState | typeof TOMBSTONE
 /** The session state cache's key in the key-value store (route() reads it with the rate limit). */
 export const sessionCacheKey = cacheKey
 
-/** What the caller already read from the session cache: see ReadResult in lib/platform/ratelimit. */
-export type CachedRead = { ok: true; value: unknown } | { ok: false; error: unknown }
+/** What the caller already read from the session cache (route() reads it with the rate limit). */
+export type CachedRead = ReadResult<unknown>
 
 /** Runs a task once the response is out (route() passes its own; default: afterResponse at once). */
 export type Later = (task: () => Promise<unknown>) => void

@@ -22,11 +22,19 @@ export const viewerOf = (principal: Principal | null): Viewer => ({
 })
 
 /** `{product_id}` is an id or a slug (storefronts route by slug). */
-export const productKey = (raw: string): SQL =>
-  isUuid(raw) ? eq(products.id, raw.toLowerCase()) : eq(products.slug, raw)
+/** How a path segment names a row: a UUID is an id (any case), anything else a slug. */
+export const segmentKey = (raw: string): { column: 'id' | 'slug'; value: string } =>
+  isUuid(raw) ? { column: 'id', value: raw.toLowerCase() } : { column: 'slug', value: raw }
 
-export const categoryKey = (raw: string): SQL =>
-  isUuid(raw) ? eq(categories.id, raw.toLowerCase()) : eq(categories.slug, raw)
+export const productKey = (raw: string): SQL => {
+  const key = segmentKey(raw)
+  return eq(products[key.column], key.value)
+}
+
+export const categoryKey = (raw: string): SQL => {
+  const key = segmentKey(raw)
+  return eq(categories[key.column], key.value)
+}
 
 export const productNotFound = () => notFound('product')
 export const variantNotFound = () => notFound('variant')

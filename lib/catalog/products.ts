@@ -16,6 +16,7 @@ import {
   fieldError,
   productKey,
   productNotFound,
+  segmentKey,
   skuTaken,
   slugTaken,
   type Viewer,
@@ -67,10 +68,9 @@ const productStatements = preparedPerDb((db) => {
 
 /** The product row with category and variants, in one statement; null when the viewer may not see it. */
 export async function findProduct(db: Db, raw: string, viewer: Viewer): Promise<ProductRow | null> {
-  // The same key rule as productKey(): a UUID is an id (any case), anything else a slug.
-  const uuid = isUuid(raw)
-  const statement = productStatements(db)[uuid ? 'id' : 'slug'][viewer.staff ? 'staff' : 'public']
-  const [row] = await statement.execute({ key: uuid ? raw.toLowerCase() : raw })
+  const key = segmentKey(raw)
+  const statement = productStatements(db)[key.column][viewer.staff ? 'staff' : 'public']
+  const [row] = await statement.execute({ key: key.value })
   return (row as ProductRow | undefined) ?? null
 }
 

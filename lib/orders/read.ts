@@ -66,12 +66,20 @@ function decodeCursor(raw: string): { at: Date; id: string } {
 
 // Built once per database (Drizzle keeps the SQL and the row mapping): a page of ids, then those orders
 // with everything nested.
-const listStatements = preparedPerDb((db) => ({
-  customerPage: db
-    .select({ id: orders.id, createdAt: orders.createdAt, total: sql<number>`(count(*) over ())::int` })
+/** A page of order ids, newest first, with the total of all that match (a cursor page needs none). */
+const pageQuery = (db: Db, filter: SQL | undefined, withTotal: boolean) =>
+  db
+    .select({
+      id: orders.id,
+      createdAt: orders.createdAt,
+      total: withTotal ? sql<number>`(count(*) over ())::int` : sql<number>`0`,
+    })
     .from(orders)
-    .where(eq(orders.userId, sql.placeholder('userId')))
+    .where(filter)
     .orderBy(desc(orders.createdAt), desc(orders.id))
+
+const listStatements = preparedPerDb((db) => ({
+  customerPage: pageQuery(db, eq(orders.userId, sql.placeholder('userId')), true)
     .limit(sql.placeholder('limit'))
     .offset(sql.placeholder('offset'))
     .prepare('orders_customer_page'),
@@ -119,15 +127,7 @@ export async function listOrders(db: Db, q: ListOrdersRequest, principal: Princi
         limit: q.limit + 1,
         offset: (q.page - 1) * q.limit,
       })
-    : await db
-        .select({
-          id: orders.id,
-          createdAt: orders.createdAt,
-          total: cursor ? sql<number>`0` : sql<number>`(count(*) over ())::int`,
-        })
-        .from(orders)
-        .where(filter)
-        .orderBy(desc(orders.createdAt), desc(orders.id))
+    : await pageQuery(db, filter, !cursor)
         .limit(q.limit + 1)
         .offset(cursor ? 0 : (q.page - 1) * q.limit)
   const more = page.length > q.limit

@@ -156,15 +156,21 @@ describe('redact', () => {
   })
 })
 
+/** What the logger writes to stdout, chunk by chunk, instead of the terminal. */
+function captureStdout(): string[] {
+  const lines: string[] = []
+  vi.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => {
+    lines.push(String(chunk))
+    return true
+  })
+  return lines
+}
+
 describe('log', () => {
   it('writes one JSON line with secret and personal fields redacted', () => {
     process.env.LOG_LEVEL = 'info'
     resetEnv()
-    const lines: string[] = []
-    vi.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => {
-      lines.push(String(chunk))
-      return true
-    })
+    const lines = captureStdout()
     log.info('login', { user_id: 'u1', email: 'a@b.test', password: 'hunter22', nested: { token: 't' } })
     flushLogs()
     expect(lines).toHaveLength(1)
@@ -221,11 +227,7 @@ describe('log', () => {
   it('flushes by itself on the next turn of the event loop', async () => {
     process.env.LOG_LEVEL = 'info'
     resetEnv()
-    const lines: string[] = []
-    vi.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => {
-      lines.push(String(chunk))
-      return true
-    })
+    const lines = captureStdout()
     log.info('later')
     await new Promise((resolve) => setImmediate(resolve))
     expect(lines).toHaveLength(1)
