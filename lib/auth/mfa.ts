@@ -6,6 +6,7 @@ import { mfaBackupCodes, mfaDevices, users, userTokens } from '../../db/schema/i
 import { deliverAfterResponse, enqueueEmail } from '../email/outbox.js'
 import { conflict, ProblemError, unauthorized } from '../http/errors.js'
 import { enforceLimit } from '../http/limits.js'
+import { Uuid } from '../http/validation.js'
 import { now, nowMs } from '../platform/clock.js'
 import type { Db } from '../platform/db.js'
 import { env } from '../platform/env.js'
@@ -332,7 +333,7 @@ export async function completeMfaLogin(
   }
   const userId = claims.sub
   const challengeId = claims.sid
-  if (!z.uuid().safeParse(challengeId).success) throw invalidMfaToken()
+  if (!Uuid.safeParse(challengeId).success) throw invalidMfaToken()
   const live = and(
     eq(userTokens.id, challengeId),
     eq(userTokens.userId, userId),

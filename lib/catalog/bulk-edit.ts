@@ -2,7 +2,7 @@ import { sql } from 'drizzle-orm'
 import { z } from 'zod'
 import { categories, inventoryLedger, products, skus } from '../../db/schema/index.js'
 import type { FieldError } from '../http/errors.js'
-import { issuesToFieldErrors } from '../http/validation.js'
+import { issuesToFieldErrors, Uuid } from '../http/validation.js'
 import { now } from '../platform/clock.js'
 import type { Db } from '../platform/db.js'
 import { insertRecordset, updateRecordset } from '../platform/recordset.js'
@@ -21,7 +21,7 @@ import { productColumns } from './view.js'
 
 export const BULK_EDIT_MAX = 1000
 
-const Ref = { id: z.uuid().optional(), sku: Sku.optional() }
+const Ref = { id: Uuid.optional(), sku: Sku.optional() }
 const oneRef = (r: { id?: string | undefined; sku?: string | undefined }) =>
   (r.id === undefined) !== (r.sku === undefined)
 const REF_MESSAGE = 'Name the product by `id` or by `sku` (one of them).'

@@ -1,5 +1,6 @@
 import { z } from 'zod'
 import { inventoryPolicies, productStatuses } from '../../db/schema/index.js'
+import { Uuid } from '../http/validation.js'
 import { INT4_MAX_MINOR, moneyField } from '../platform/money.js'
 
 // Input schemas of the catalog (products, variants, categories, inventory). Money arrives in major units
@@ -118,7 +119,7 @@ const productFields = {
   price: moneyField(INT4_MAX_MINOR).describe('Decimal major units, e.g. 29.99'),
   compare_at_price: optionalMoney(),
   cost_price: optionalMoney().describe('Shown to staff only'),
-  category_id: z.uuid().nullable().optional(),
+  category_id: Uuid.nullable().optional(),
   brand: OptionalText(100),
   tags: Tags.optional(),
   weight: WeightKg.nullable().optional().describe('kg'),
@@ -187,7 +188,7 @@ export const InventorySetBody = z
   .strictObject({
     inventory_quantity: Quantity.optional().describe('For a product without variants'),
     variants: z
-      .array(z.strictObject({ id: z.uuid(), inventory_quantity: Quantity }))
+      .array(z.strictObject({ id: Uuid, inventory_quantity: Quantity }))
       .min(1)
       .max(100)
       .optional()
@@ -217,7 +218,7 @@ export const InventoryAdjustBody = z.strictObject({
     .refine((d) => d !== 0, 'delta must not be 0')
     .describe('Relative change, e.g. -1 or 25'),
   reason: Text(500).min(1).describe('Why (free text, kept in the ledger note)'),
-  variant_id: z.uuid().optional().describe('Required for a product with variants'),
+  variant_id: Uuid.optional().describe('Required for a product with variants'),
 })
 export type InventoryAdjustBody = z.output<typeof InventoryAdjustBody>
 
@@ -227,7 +228,7 @@ const categoryFields = {
   name: Text(200).min(1),
   slug: Slug.optional().describe('Default: generated from the name, unique'),
   description: OptionalText(5000),
-  parent_id: z.uuid().nullable().optional(),
+  parent_id: Uuid.nullable().optional(),
   is_visible: z.boolean().optional(),
   sort_order: z.number().int().min(-1_000_000).max(1_000_000).optional(),
   seo_title: OptionalText(200),

@@ -3,6 +3,7 @@ import { and, eq, lte } from 'drizzle-orm'
 import { idempotencyKeys } from '../../db/schema/index.js'
 import type { Db } from '../platform/db.js'
 import { badRequest, conflict } from './errors.js'
+import { canonicalPathOf } from './path.js'
 import { json } from './route.js'
 
 // Idempotency-Key for writes that move money or goods (orders, refunds, fulfilments, shipments,
@@ -57,8 +58,8 @@ export async function withIdempotency(
   if (!KEY_PATTERN.test(key)) {
     throw badRequest('invalid_idempotency_key', 'Idempotency-Key must be 1-255 visible ASCII characters.')
   }
-  const url = new URL(ctx.request.url)
-  const scope = `${ctx.caller} ${ctx.request.method} ${url.pathname}`
+  // the canonical path: an id in upper case is the same resource, so the same scope
+  const scope = `${ctx.caller} ${ctx.request.method} ${canonicalPathOf(ctx.request)}`
   const requestHash = createHash('sha256').update(canonicalJson(ctx.body)).digest('hex')
 
   const replay = async (): Promise<Response | null> => {

@@ -39,6 +39,23 @@ export function matchPath(p: PathPattern, pathname: string): Record<string, stri
   return params
 }
 
+/** The path of `p` with these (validated) values: the canonical form of a request's path. */
+export function buildPath(p: PathPattern, params: Readonly<Record<string, unknown>>): string {
+  const parts = p.segments.map((s) =>
+    'literal' in s ? s.literal : encodeURIComponent(String(params[s.param] ?? '')),
+  )
+  return `/${parts.join('/')}`
+}
+
+// The canonical path of a request, set by route() once its params are validated (a UUID in any case
+// becomes the lower-case id), so what is keyed by path (Idempotency-Key scopes) sees one form per resource.
+const canonicalPaths = new WeakMap<Request, string>()
+export const setCanonicalPath = (request: Request, path: string): void => {
+  canonicalPaths.set(request, path)
+}
+export const canonicalPathOf = (request: Request): string =>
+  canonicalPaths.get(request) ?? new URL(request.url).pathname
+
 /** Static segments win over dynamic ones, earlier segments first (Vercel's precedence). */
 export function comparePatterns(a: PathPattern, b: PathPattern): number {
   const n = Math.max(a.segments.length, b.segments.length)

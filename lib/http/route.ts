@@ -14,7 +14,7 @@ import { hitAndRead, type PolicyName, rateLimitHeaders, rateLimitsEnabled } from
 import { clientIp, userAgent } from './client.js'
 import { corsHeaders } from './cors.js'
 import { errorToResponse, forbidden, ProblemError, problemResponse, unauthorized } from './errors.js'
-import { compilePath, matchPath, type PathPattern } from './path.js'
+import { buildPath, compilePath, matchPath, type PathPattern, setCanonicalPath } from './path.js'
 import { parseJson, queryObject, readBody, validate } from './validation.js'
 
 // route(): the one wrapper every API function goes through. In order: request id, required settings,
@@ -232,6 +232,7 @@ async function run<P extends AnySchema, Q extends AnySchema, B extends AnySchema
 
   const rawParams = matchPath(pattern, url.pathname) ?? {}
   const params = spec.params ? validate(spec.params, rawParams, 'params') : rawParams
+  setCanonicalPath(request, buildPath(pattern, { ...rawParams, ...(params as Record<string, unknown>) }))
   const query = spec.query ? validate(spec.query, queryObject(url, pattern.params), 'query') : {}
 
   let rawBody = ''

@@ -1,5 +1,8 @@
-import type { z } from 'zod'
+import { z } from 'zod'
 import { type FieldError, ProblemError, unprocessable } from './errors.js'
+
+/** A UUID in any case, lower-cased: paths, bodies and idempotency scopes all see one canonical id. */
+export const Uuid = z.uuid().toLowerCase()
 
 export function issuesToFieldErrors(issues: readonly z.core.$ZodIssue[], prefix?: string): FieldError[] {
   return issues.map((i) => ({

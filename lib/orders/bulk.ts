@@ -1,5 +1,6 @@
 import { z } from 'zod'
 import { type FieldError, ProblemError } from '../http/errors.js'
+import { Uuid } from '../http/validation.js'
 import type { Db } from '../platform/db.js'
 import { log, safeError } from '../platform/logger.js'
 import { fulfillOrder, processOrder } from './fulfilment.js'
@@ -12,7 +13,7 @@ export const BULK_ORDERS_MAX = 100
 export const BulkOrdersBody = z
   .object({
     order_ids: z
-      .array(z.uuid())
+      .array(Uuid)
       .min(1)
       .max(BULK_ORDERS_MAX)
       .describe(`1..${BULK_ORDERS_MAX} order ids; each order is handled on its own`),
@@ -48,8 +49,7 @@ async function eachOrder(
 ): Promise<{ results: BulkOrderResult[] }> {
   const results: BulkOrderResult[] = []
   // one after the other: they are independent, and a bulk request should not take every connection
-  for (const [index, raw] of ids.entries()) {
-    const id = raw.toLowerCase()
+  for (const [index, id] of ids.entries()) {
     try {
       await act(id)
       results.push({ index, id, status: done })

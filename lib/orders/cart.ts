@@ -2,6 +2,7 @@ import { sql } from 'drizzle-orm'
 import { z } from 'zod'
 import { categoryShown } from '../catalog/view.js'
 import { type FieldError, ProblemError } from '../http/errors.js'
+import { Uuid } from '../http/validation.js'
 import { rowsOf } from '../platform/db.js'
 import type { Runner } from './view.js'
 
@@ -11,8 +12,8 @@ import type { Runner } from './view.js'
 
 /** One line of a cart as the client sends it; unknown fields (a `price`, say) are dropped unread. */
 export const CartLine = z.object({
-  product_id: z.uuid(),
-  variant_id: z.uuid().nullish(),
+  product_id: Uuid,
+  variant_id: Uuid.nullish(),
   quantity: z.number().int().min(1).max(10_000),
 })
 export const CartItems = z.array(CartLine).min(1).max(100)
@@ -63,8 +64,8 @@ const uuidArray = (ids: Array<string | null>) => `{${ids.map((id) => id ?? 'NULL
  * another product / inactive (`variant_unavailable`).
  */
 export async function resolveCart(db: Runner, items: CartLineInput[]): Promise<ResolvedLine[]> {
-  const pids = uuidArray(items.map((i) => i.product_id.toLowerCase()))
-  const vids = uuidArray(items.map((i) => i.variant_id?.toLowerCase() ?? null))
+  const pids = uuidArray(items.map((i) => i.product_id))
+  const vids = uuidArray(items.map((i) => i.variant_id ?? null))
   const result = await db.execute(sql`
     select w.ord::int as ord,
       p.id as p_id, p.name as p_name, p.sku as p_sku, p.status as p_status, p.is_visible as p_visible,

@@ -3,6 +3,7 @@ import { z } from 'zod'
 import { type Discount, discounts, discountTypes } from '../../db/schema/index.js'
 import { conflict, notFound } from '../http/errors.js'
 import { PageQuery, PaginationSchema, pagination } from '../http/pagination.js'
+import { Uuid } from '../http/validation.js'
 import { now } from '../platform/clock.js'
 import type { Db } from '../platform/db.js'
 import { MoneyFormatError, moneyField, toMajor, toMinor } from '../platform/money.js'
@@ -13,7 +14,7 @@ import { fieldProblem, IsActiveQuery, iso, major, pageOf, uniqueViolation } from
 // amount_cents), read back in the same units. Codes are unique case-insensitively. A code that orders used
 // is never deleted: DELETE deactivates it and answers 200, so the orders and redemptions keep their link.
 
-export const DiscountParams = z.object({ discount_id: z.uuid() })
+export const DiscountParams = z.object({ discount_id: Uuid })
 
 const Code = z
   .string()

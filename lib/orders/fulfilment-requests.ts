@@ -3,6 +3,7 @@ import type { Principal } from '../auth/permissions.js'
 import { deliverAfterResponse } from '../email/outbox.js'
 import { withIdempotency } from '../http/idempotency.js'
 import { json } from '../http/route.js'
+import { Uuid } from '../http/validation.js'
 import type { Db } from '../platform/db.js'
 import { orderTracking } from '../shipping/tracking.js'
 import { orderFor } from './access.js'
@@ -24,10 +25,9 @@ export const FulfillBody = z
 const text = (max: number) => z.string().trim().min(1).max(max)
 export const ShipBody = z
   .object({
-    fulfillment_id: z
-      .uuid()
-      .optional()
-      .describe('default: fulfil what remains, then ship every unshipped fulfilment'),
+    fulfillment_id: Uuid.optional().describe(
+      'default: fulfil what remains, then ship every unshipped fulfilment',
+    ),
     carrier: text(100).optional(),
     tracking_number: text(100)
       .optional()
@@ -39,7 +39,7 @@ export const ShipBody = z
   })
   .strict()
 
-export const DeliverBody = z.object({ fulfillment_id: z.uuid().optional() }).strict()
+export const DeliverBody = z.object({ fulfillment_id: Uuid.optional() }).strict()
 
 interface Req<B = undefined> {
   db: Db

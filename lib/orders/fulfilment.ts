@@ -70,7 +70,7 @@ export function checkLines(
   const errors: FieldError[] = []
   const wanted = new Map<string, number>()
   lines.forEach((l, n) => {
-    const id = l.order_item_id.toLowerCase()
+    const id = l.order_item_id
     const item = byId.get(id)
     if (!item) {
       errors.push({

@@ -4,6 +4,7 @@ import { z } from 'zod'
 import { type ShippingRate, shippingRates, type TaxRate, taxRates } from '../../db/schema/index.js'
 import { conflict, notFound, ProblemError } from '../http/errors.js'
 import { offsetOf, PageQuery, PaginationSchema, pagination } from '../http/pagination.js'
+import { Uuid } from '../http/validation.js'
 import { now } from '../platform/clock.js'
 import type { Db } from '../platform/db.js'
 import { moneyField, toMajor } from '../platform/money.js'
@@ -79,7 +80,7 @@ const major = (cents: number | null) => (cents === null ? null : toMajor(cents))
 
 // --- tax rates ------------------------------------------------------------------------------------------
 
-export const TaxRateParams = z.object({ tax_rate_id: z.uuid() })
+export const TaxRateParams = z.object({ tax_rate_id: Uuid })
 
 /** ISO 3166-2 subdivision without the country: 1 to 3 letters or digits ("IL", "ON", "75"). */
 const StateCode = z
@@ -255,7 +256,7 @@ export async function deleteTaxRate(db: Db, id: string): Promise<void> {
 
 // --- shipping rates -------------------------------------------------------------------------------------
 
-export const ShippingRateParams = z.object({ shipping_rate_id: z.uuid() })
+export const ShippingRateParams = z.object({ shipping_rate_id: Uuid })
 
 const Method = z
   .string()

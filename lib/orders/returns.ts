@@ -4,6 +4,7 @@ import { orderItems, orders, type Return, refunds, returnStatuses, returns } fro
 import type { Principal } from '../auth/permissions.js'
 import { conflict, forbidden, notFound, unprocessable } from '../http/errors.js'
 import { offsetOf, PageQuery, PaginationSchema, pagination } from '../http/pagination.js'
+import { Uuid } from '../http/validation.js'
 import { now } from '../platform/clock.js'
 import type { Db } from '../platform/db.js'
 import { env } from '../platform/env.js'
@@ -33,7 +34,7 @@ export const ReceiveBody = z
 
 export const ReturnsQuery = PageQuery.extend({
   status: z.enum(returnStatuses).optional(),
-  order_id: z.uuid().optional(),
+  order_id: Uuid.optional(),
 })
 export const ReturnListSchema = z.object({ returns: z.array(ReturnSchema), pagination: PaginationSchema })
 
@@ -105,7 +106,7 @@ export async function requestReturn(
 export async function listReturns(db: Db, q: z.output<typeof ReturnsQuery>) {
   const where: SQL[] = []
   if (q.status) where.push(eq(returns.status, q.status))
-  if (q.order_id) where.push(eq(returns.orderId, q.order_id.toLowerCase()))
+  if (q.order_id) where.push(eq(returns.orderId, q.order_id))
   const filter = where.length ? and(...where) : undefined
   const [rows, [total]] = await Promise.all([
     db

@@ -1,9 +1,10 @@
 import { z } from 'zod'
+import { Uuid } from '../http/validation.js'
 
 // Request shapes shared by the order routes: the path's order id, addresses, order-line quantities.
 
-export const OrderParams = z.object({ order_id: z.uuid() })
-export const ReturnParams = z.object({ return_id: z.uuid() })
+export const OrderParams = z.object({ order_id: Uuid })
+export const ReturnParams = z.object({ return_id: Uuid })
 
 /** ISO 3166-2 subdivisions of the two countries whose states decide tax here. */
 export const SUBDIVISIONS: Record<string, ReadonlySet<string>> = {
@@ -55,6 +56,6 @@ export type AddressInput = z.output<typeof AddressSchema>
 
 /** `[{ order_item_id, quantity }]`: which lines and how many units */
 export const LineQuantities = z
-  .array(z.object({ order_item_id: z.uuid(), quantity: z.number().int().min(1).max(1_000_000) }).strict())
+  .array(z.object({ order_item_id: Uuid, quantity: z.number().int().min(1).max(1_000_000) }).strict())
   .min(1)
   .max(500)

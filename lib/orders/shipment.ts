@@ -52,7 +52,7 @@ async function shipTargets(
 ): Promise<{ order: FullOrder; targets: string[] }> {
   if (!['confirmed', 'processing', 'shipped'].includes(order.status)) throw illegalTransition('ship', order)
   if (input.fulfillment_id) {
-    const f = order.fulfillments.find((x) => x.id === input.fulfillment_id!.toLowerCase())
+    const f = order.fulfillments.find((x) => x.id === input.fulfillment_id)
     if (!f) throw notOfOrder('fulfillment_id')
     if (!isUnshipped(f)) {
       throw conflict('illegal_transition', `Cannot ship a fulfilment that is ${f.status}.`)
@@ -217,7 +217,7 @@ export async function deliverOrder(
     if (order.status !== 'shipped') throw illegalTransition('deliver', order)
     let targets: string[]
     if (input.fulfillment_id) {
-      const f = order.fulfillments.find((x) => x.id === input.fulfillment_id!.toLowerCase())
+      const f = order.fulfillments.find((x) => x.id === input.fulfillment_id)
       if (!f) throw notOfOrder('fulfillment_id')
       if (!DELIVERABLE.includes(f.status)) {
         throw conflict('illegal_transition', `Cannot deliver a fulfilment that is ${f.status}.`)

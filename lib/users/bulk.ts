@@ -6,6 +6,7 @@ import type { RequestMeta } from '../auth/activity.js'
 import { forgetSessions } from '../auth/authenticate.js'
 import { PERMISSIONS, type Principal, ROLES } from '../auth/permissions.js'
 import { ProblemError } from '../http/errors.js'
+import { Uuid } from '../http/validation.js'
 import { now, nowMs } from '../platform/clock.js'
 import type { Db } from '../platform/db.js'
 import {
@@ -56,7 +57,7 @@ const Changes = z
 export const BulkUpdateBody = z
   .object({
     user_ids: z
-      .array(z.uuid())
+      .array(Uuid)
       .min(1)
       .max(BULK_UPDATE_MAX)
       .superRefine((ids, ctx) => {

@@ -191,6 +191,30 @@ describe('POST /orders/{order_id}/refund (manual payment)', () => {
     )
   })
 
+  it('treats an order id in upper case as the same order: the same Idempotency-Key replays, no second refund', async () => {
+    const { order } = await orderInState()
+    const h = { 'idempotency-key': `refund-case-${order.id}` }
+    const a = await refund(order.id, { amount: 5, reason: 'once' }, who.admin.token, h)
+    const b = await refund(order.id.toUpperCase(), { amount: 5, reason: 'once' }, who.admin.token, h)
+    expect(a.status, a.text).toBe(200)
+    expect(b.status, b.text).toBe(200)
+    expect(b.headers.get('idempotent-replayed')).toBe('true')
+    expect(b.body.id).toBe(order.id)
+    expect(b.body.refunds).toHaveLength(1)
+    expect(b.body.refunded_amount).toBe(5)
+  })
+
+  it('accepts ids in any case in the body: an upper-case order_item_id names the line', async () => {
+    const { order, items } = await orderInState()
+    const res = await refund(order.id, {
+      items: [{ order_item_id: items[0]!.id.toUpperCase(), quantity: 1 }],
+      reason: 'damaged',
+    })
+    expect(res.status, res.text).toBe(200)
+    expect(res.body.refunds[0].items).toEqual([{ order_item_id: items[0]!.id, quantity: 1 }])
+    expect(res.body.refunded_amount).toBe(10)
+  })
+
   it('needs orders.refund: staff 403, the owner 403, another customer 404, unknown order 404', async () => {
     const owner = await makeUser()
     const { order } = await orderInState({ userId: owner.user.id })

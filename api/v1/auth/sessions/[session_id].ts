@@ -3,6 +3,7 @@ import { endSession } from '../../../../lib/auth/sessions.js'
 import { notFound } from '../../../../lib/http/errors.js'
 import { methods } from '../../../../lib/http/methods.js'
 import { noContent, route } from '../../../../lib/http/route.js'
+import { Uuid } from '../../../../lib/http/validation.js'
 
 // DELETE /api/v1/auth/sessions/{session_id} – end one of my sessions (another user's id is a 404)
 export const { GET, HEAD, OPTIONS, POST, PUT, PATCH, DELETE } = methods({
@@ -12,7 +13,7 @@ export const { GET, HEAD, OPTIONS, POST, PUT, PATCH, DELETE } = methods({
       summary: 'End one of my sessions',
       tags: ['auth'],
       auth: 'authenticated',
-      params: z.object({ session_id: z.uuid() }),
+      params: z.object({ session_id: Uuid }),
       status: 204,
       responses: { 404: 'No such live session of yours' },
     },
