@@ -11,11 +11,13 @@ export const { GET, HEAD, OPTIONS, POST, PUT, PATCH, DELETE } = methods({
       summary: 'Stripe webhook',
       description:
         '404 when STRIPE_WEBHOOK_SECRET is unset. The Stripe-Signature header is verified on the raw body ' +
-        '(400 invalid_signature, nothing changed). Each event id is processed once. ' +
-        'payment_intent.succeeded pays a pending order with the right amount and currency; on a cancelled ' +
-        'or paid order, or with another amount, the payment is recorded, refunded at once and the order ' +
-        'flagged. payment_intent.payment_failed is recorded; charge.refunded reconciles refunds by Stripe ' +
-        'refund id and the refunded total from amount_refunded; charge.dispute.created flags the order.',
+        '(400 invalid_signature, nothing changed). Each event id is processed once. payment_intent.* go ' +
+        'through the one reconcile step of a PaymentIntent: the payment that paid the order is recorded once ' +
+        '(a late or repeated event changes nothing); a payment the order cannot keep (cancelled order, ' +
+        'second payment, wrong amount) is refunded in full and flagged. refund.created/updated/failed and ' +
+        'charge.refunded settle each refund by metadata.refund_id or Stripe id (a dashboard refund is ' +
+        'recorded); charge.dispute.created flags the order, charge.dispute.closed records the outcome ' +
+        '(lost: the amount counts as refunded). The decision tables are in docs/orders.md.',
       tags: ['webhooks'],
       auth: 'public',
       rateLimit: false,

@@ -64,6 +64,15 @@ export type PaymentStatus = (typeof paymentStatuses)[number]
 export const refundStatuses = ['pending', 'succeeded', 'failed', 'cancelled'] as const
 export type RefundStatus = (typeof refundStatuses)[number]
 
+/**
+ * What a refund row is: `refund` (asked for through this API or made in Stripe's dashboard: part of the
+ * order's refunded total), `unexpected_payment` (a payment this order cannot keep, sent straight back: it
+ * never counts in the order's paid or refunded totals), `dispute_lost` (a chargeback the shop lost: counts
+ * as refunded, never sent to Stripe).
+ */
+export const refundKinds = ['refund', 'unexpected_payment', 'dispute_lost'] as const
+export type RefundKind = (typeof refundKinds)[number]
+
 export const shipmentStatuses = [
   'pending',
   'label_created',
@@ -100,6 +109,13 @@ export type OrderFlag = { code: string; message: string; at: string; [key: strin
 
 /** one line of a refund or return: which order item, how many */
 export type OrderLineQuantity = { order_item_id: string; quantity: number }
+
+/**
+ * One line of a refund as stored: besides the units, what the line's share of the money was and how many
+ * of its units the refund cancelled (not yet fulfilled when it was made), so a refund that fails gives
+ * exactly that back. The API shows only `order_item_id` and `quantity`.
+ */
+export type RefundLine = OrderLineQuantity & { amount_cents?: number; cancelled_quantity?: number }
 
 /** Human order numbers: 1001, 1002, ... (gaps possible on rollback; never reused). */
 export const orderNumberSeq = pgSequence('order_number_seq', { startWith: 1001 })
@@ -335,10 +351,17 @@ export const refunds = pgTable(
     /** the part of amount that refunds shipping */
     shippingAmountCents: bigint('shipping_amount_cents', { mode: 'number' }).notNull().default(0),
     /** lines refunded (and restocked when restock = true) */
-    items: jsonb('items').$type<OrderLineQuantity[]>().notNull().default([]),
+    items: jsonb('items').$type<RefundLine[]>().notNull().default([]),
     providerRefundId: text('provider_refund_id'),
     status: text('status', { enum: refundStatuses }).notNull().default('pending'),
+    kind: text('kind', { enum: refundKinds }).notNull().default('refund'),
     failureReason: text('failure_reason'),
+    /** requests sent to Stripe for this row; attempt n uses the idempotency key `<id>` (n = 1) or `<id>:<n>` */
+    attempts: integer('attempts').notNull().default(1),
+    /** when the latest attempt was sent (reconcile retries one still absent at Stripe 10 minutes later) */
+    attemptedAt: tstz('attempted_at').notNull().defaultNow(),
+    /** when its units went back to stock (a restocking refund that succeeded), so no one returns them again */
+    stockReturnedAt: tstz('stock_returned_at'),
     actorId: uuid('actor_id').references(() => users.id, { onDelete: 'set null' }),
     ...timestamps(),
   },
@@ -346,8 +369,11 @@ export const refunds = pgTable(
     uniqueIndex('refunds_provider_refund_id_unique').on(t.providerRefundId),
     index('refunds_order_id_idx').on(t.orderId),
     index('refunds_payment_id_idx').on(t.paymentId),
+    index('refunds_pending_attempted_at_idx').on(t.attemptedAt).where(sql`${t.status} = 'pending'`),
     check('refunds_amount_check', sql`${t.amountCents} > 0`),
     check('refunds_status_check', oneOf(t.status, refundStatuses)),
+    check('refunds_kind_check', oneOf(t.kind, refundKinds)),
+    check('refunds_attempts_check', sql`${t.attempts} >= 1`),
     check('refunds_currency_check', sql`${t.currency} ~ '^[A-Z]{3}$'`),
   ],
 )
@@ -371,6 +397,8 @@ export const fulfillments = pgTable(
     labelUrl: text('label_url'),
     /** e.g. Shippo transaction id when the label was bought through Shippo */
     providerShipmentId: text('provider_shipment_id'),
+    /** when a bought label was voided (Shippo refund) because the order was cancelled before it shipped */
+    labelVoidedAt: tstz('label_voided_at'),
     shippedAt: tstz('shipped_at'),
     deliveredAt: tstz('delivered_at'),
     actorId: uuid('actor_id').references(() => users.id, { onDelete: 'set null' }),

@@ -15,6 +15,7 @@ export type EmailTemplate =
   | 'low_stock'
   | 'order_confirmation'
   | 'order_refunded'
+  | 'order_refund_failed'
   | 'order_shipped'
 
 /** One line of a low-stock email (a product without variants, or one variant). */
@@ -127,6 +128,13 @@ export function renderEmail(template: EmailTemplate, data: Record<string, unknow
         `Hi ${name},`,
         `We refunded ${String(data.amount ?? '')} ${String(data.currency ?? '')} for order ${String(data.order_number ?? '')}.`,
         'Depending on your bank it can take 5-10 days to show on your statement.',
+      ])
+    case 'order_refund_failed':
+      return make(`About your refund for order ${String(data.order_number ?? '')}`, [
+        `Hi ${name},`,
+        `The refund of ${String(data.amount ?? '')} ${String(data.currency ?? '')} for order ${String(data.order_number ?? '')} ` +
+          'we told you about did not go through: your bank or card issuer sent it back.',
+        'Our team has been alerted and will contact you to return the money another way.',
       ])
     case 'order_shipped': {
       const shipments = Array.isArray(data.shipments) ? (data.shipments as ShipmentLine[]) : []

@@ -1,5 +1,4 @@
 import { and, eq, inArray, notInArray, sql } from 'drizzle-orm'
-import type { Stripe } from 'stripe'
 import {
   type FinancialStatus,
   fulfillments,
@@ -7,38 +6,37 @@ import {
   orderItems,
   orders,
   payments,
-  type ShipmentStatus,
 } from '../../db/schema/index.js'
 import type { Principal } from '../auth/permissions.js'
-import { conflict, forbidden, ProblemError } from '../http/errors.js'
-import { applyPayment } from '../payments/apply.js'
-import { fromStripeAmount, stripe, toStripeAmount } from '../payments/stripe.js'
-import type { Db } from '../platform/db.js'
-import { log, safeError } from '../platform/logger.js'
-import { illegalTransition, lockOrder, recordTransitions } from './history.js'
-import { refundableCents, refundOrder } from './refunds.js'
+import { forbidden } from '../http/errors.js'
+import { now } from '../platform/clock.js'
+import { isShipped, isUnshipped } from './fulfilment.js'
+import { illegalTransition, recordTransitions } from './history.js'
+import { pendingRefunds, refundPending } from './refund-plan.js'
 import { releaseDiscount } from './settings.js'
 import { returnStock } from './stock.js'
-import { type FullOrder, loadOrder, type Runner } from './view.js'
+import type { FullOrder, Runner } from './view.js'
 
-// Cancelling an order (DELETE /orders/{order_id}, the unpaid-order cron). Allowed from pending, confirmed,
-// or processing with nothing shipped. Unshipped fulfilments are cancelled, the stock comes back, an unpaid
-// order's discount redemption is released and it ends `voided` (a pending Stripe order's PaymentIntent is
-// cancelled first, so the buyer cannot pay for a cancelled order); a paid one is refunded in full first
-// (through Stripe when paid there), then cancelled.
+// Cancelling an order, as the order records it: who may, from which states, and the goods side of it in
+// the order's transaction (fulfilments, units, stock, discount, statuses, history). The money side (the
+// PaymentIntent of an unpaid Stripe order, the refund of a paid one) is decided in lib/payments/cancel.ts,
+// which calls these under the order's lock.
 
 const CANCELLABLE: OrderStatus[] = ['pending', 'confirmed', 'processing']
-const UNSHIPPED: ShipmentStatus[] = ['pending', 'label_created', 'cancelled']
 const PAID: FinancialStatus[] = ['paid', 'partially_refunded', 'refunded']
 
 export const isPaid = (o: Pick<FullOrder, 'financialStatus'>) => PAID.includes(o.financialStatus)
 
-/** Who may cancel: the owner while pending; orders.manage when unpaid; orders.refund when paid. 403 otherwise. */
-export function checkMayCancel(order: FullOrder, principal: Principal | null): void {
+/**
+ * Who may cancel: the buyer (the account that owns it, or the guest holding its order token) while it is
+ * pending; orders.manage while it is unpaid; orders.refund once it is paid (cancelling refunds it). 403
+ * otherwise. Called again under the order's lock, so a payment landing meanwhile is seen.
+ */
+export function checkMayCancel(order: FullOrder, principal: Principal | null, guest = false): void {
   const can = (p: 'orders.manage' | 'orders.refund') => principal?.permissions.has(p) ?? false
-  const owner = principal !== null && order.userId === principal.userId
+  const buyer = (principal !== null && order.userId === principal.userId) || (guest && order.userId === null)
   if (isPaid(order) ? can('orders.refund') : can('orders.manage')) return
-  if (owner && order.status === 'pending') return
+  if (buyer && order.status === 'pending') return
   throw forbidden(
     isPaid(order)
       ? 'Cancelling a paid order refunds it: it needs orders.refund.'
@@ -46,105 +44,32 @@ export function checkMayCancel(order: FullOrder, principal: Principal | null): v
   )
 }
 
-function checkCancellable(order: Pick<FullOrder, 'status' | 'financialStatus'>, shipped: boolean): void {
-  if (!CANCELLABLE.includes(order.status) || shipped) throw illegalTransition('cancel', order)
+/** From pending, confirmed or processing with nothing shipped, and no refund in flight. */
+export function checkCancellable(order: FullOrder): void {
+  if (!CANCELLABLE.includes(order.status) || order.fulfillments.some(isShipped)) {
+    throw illegalTransition('cancel', order)
+  }
+  if (pendingRefunds(order).length > 0) throw refundPending()
 }
 
-const anyShipped = (o: FullOrder) => o.fulfillments.some((f) => !UNSHIPPED.includes(f.status))
-
-export interface CancelOptions {
+export interface CancelRecord {
   actorId: string | null
   reason: string
-  /** the unpaid-order cron: leave the order alone (false) unless it is still pending and unpaid */
-  onlyUnpaid?: boolean
 }
 
-/** Cancel the PaymentIntent of a pending Stripe order; when it turns out paid, apply the payment and 409. */
-async function cancelIntent(db: Db, order: FullOrder, actorId: string | null): Promise<void> {
-  const client = await stripe()
-  let pi: Stripe.PaymentIntent
-  try {
-    pi = await client.paymentIntents.retrieve(order.paymentIntentId!)
-    if (pi.status === 'succeeded') {
-      // a payment of another amount is refunded by its webhook; the order is cancelled all the same
-      if (!paysInFull(order, pi)) return
-      await recordSucceeded(db, order, pi, actorId)
-      throw conflict('payment_succeeded', 'The order was paid meanwhile; it was not cancelled.')
-    }
-    if (pi.status !== 'canceled')
-      await client.paymentIntents.cancel(pi.id, { cancellation_reason: 'abandoned' })
-  } catch (err) {
-    if (err instanceof ProblemError) throw err
-    log.warn('PaymentIntent could not be cancelled; the order stays pending', {
-      order_id: order.id,
-      err: safeError(err),
-    })
-    throw new ProblemError(
-      502,
-      'payment_provider_error',
-      'The payment provider could not cancel the payment; try again.',
-    )
-  }
-}
-
-/** Whether a succeeded PaymentIntent pays exactly this order (Stripe's units, same currency). */
-export function paysInFull(
-  order: Pick<FullOrder, 'totalAmountCents' | 'currency'>,
-  pi: Stripe.PaymentIntent,
-): boolean {
-  if (pi.currency.toUpperCase() !== order.currency) return false
-  try {
-    return pi.amount_received === toStripeAmount(order.totalAmountCents, order.currency)
-  } catch {
-    return false
-  }
-}
-
-async function recordSucceeded(db: Db, order: FullOrder, pi: Stripe.PaymentIntent, actorId: string | null) {
-  await db.transaction(async (tx) => {
-    const locked = await lockOrder(tx, order.id)
-    if (locked.status !== 'pending' || locked.financialStatus !== 'pending') return
-    await applyPayment(tx, order.id, {
-      provider: 'stripe',
-      amountCents: fromStripeAmount(pi.amount_received, pi.currency),
-      currency: order.currency,
-      providerPaymentId: pi.id,
-      actorId,
-      reason: 'payment succeeded at Stripe',
-    })
-  })
-}
-
-/** Cancel the order (rights already checked); 409 illegal_transition when it is past cancelling. */
-export async function cancelOrder(db: Db, orderId: string, opts: CancelOptions): Promise<boolean> {
-  const order = await loadOrder(db, orderId)
-  if (!order) return false
-  if (opts.onlyUnpaid && (order.status !== 'pending' || order.financialStatus !== 'pending')) return false
-  checkCancellable(order, anyShipped(order))
-  if (!isPaid(order) && order.paymentIntentId) await cancelIntent(db, order, opts.actorId)
-  const paidBefore = isPaid(order)
-  if (paidBefore && refundableCents(order) > 0) {
-    await refundOrder(db, orderId, { reason: opts.reason || 'order cancelled' }, { actorId: opts.actorId })
-  }
-  await db.transaction(async (tx) => {
-    const locked = await lockOrder(tx, orderId)
-    const now = (await loadOrder(tx, orderId))!
-    // the full refund just made may have ended the order `refunded`; that is this cancellation's own step
-    const status = paidBefore && locked.status === 'refunded' ? 'processing' : locked.status
-    checkCancellable({ status, financialStatus: locked.financialStatus }, anyShipped(now))
-    if (!paidBefore && isPaid(locked))
-      throw conflict('payment_succeeded', 'The order was paid meanwhile; it was not cancelled.')
-    await cancelInTx(tx, now, opts, paidBefore)
-  })
-  return true
-}
-
-async function cancelInTx(tx: Runner, order: FullOrder, opts: CancelOptions, paid: boolean): Promise<void> {
-  const at = new Date()
-  // stock already given back by refunds with restock is not returned twice
+/**
+ * Under the order's lock (`order` read under it): the goods side of a cancellation. Unshipped fulfilments
+ * are cancelled, every unit is cancelled, stock comes back (less units a refund already returned), an
+ * unpaid order's discount redemption is released and it ends `voided`; a paid one keeps its financial
+ * status (its refund settles it). Returns the cancelled fulfilments holding a bought label, to void.
+ */
+export async function cancelInTx(tx: Runner, order: FullOrder, opts: CancelRecord): Promise<string[]> {
+  const at = now()
+  const paid = isPaid(order)
+  // stock a succeeded restocking refund already gave back is not returned twice
   const restocked = new Map<string, number>()
   for (const r of order.refunds) {
-    if (!r.restock || r.status === 'failed') continue
+    if (!r.stockReturnedAt) continue
     for (const l of r.items)
       restocked.set(l.order_item_id, (restocked.get(l.order_item_id) ?? 0) + l.quantity)
   }
@@ -157,6 +82,8 @@ async function cancelInTx(tx: Runner, order: FullOrder, opts: CancelOptions, pai
     })),
     { orderId: order.id, actorId: opts.actorId, reason: 'cancel' },
   )
+  // a bought label, or a purchase claimed whose answer was lost: voided at Shippo after the commit
+  const labelled = order.fulfillments.filter((f) => isUnshipped(f) && f.providerShipmentId).map((f) => f.id)
   await tx
     .update(fulfillments)
     .set({ status: 'cancelled', updatedAt: at })
@@ -198,4 +125,5 @@ async function cancelInTx(tx: Runner, order: FullOrder, opts: CancelOptions, pai
     { type: 'financial', from: order.financialStatus, to: financial, reason: opts.reason },
     { type: 'fulfillment', from: order.fulfillmentStatus, to: 'unfulfilled', reason: opts.reason },
   ])
+  return labelled
 }

@@ -9,7 +9,7 @@ import { orderTracking } from '../shipping/tracking.js'
 import { orderFor } from './access.js'
 import { fulfillOrder, processOrder } from './fulfilment.js'
 import { addNote, orderHistory, staffNotes } from './notes.js'
-import { approveReturn, receiveReturn, rejectReturn, requestReturn } from './returns.js'
+import { approveReturn, rejectReturn, requestReturn } from './returns.js'
 import { LineQuantities } from './schemas.js'
 import { deliverOrder, shipOrder } from './shipment.js'
 import { loadOrderOr404, orderView } from './view.js'
@@ -145,13 +145,4 @@ export async function rejectReturnRequest(
   reason: string | undefined,
 ) {
   return orderAnswer(db, await rejectReturn(db, returnId, reason, principal.userId), true)
-}
-
-export async function receiveReturnRequest(
-  db: Db,
-  principal: Principal,
-  returnId: string,
-  body: Parameters<typeof receiveReturn>[2],
-) {
-  return orderAnswer(db, await receiveReturn(db, returnId, body, principal), true)
 }

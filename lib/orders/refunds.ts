@@ -1,194 +1,88 @@
 import { and, eq, sql } from 'drizzle-orm'
 import {
   type FinancialStatus,
-  type FulfillmentStatus,
-  type OrderItem,
-  type OrderLineQuantity,
   type OrderStatus,
   orderItems,
   orders,
   payments,
+  type Refund,
+  type RefundKind,
+  type RefundLine,
+  type RefundStatus,
   refunds,
+  returns,
 } from '../../db/schema/index.js'
-import { fieldError } from '../catalog/access.js'
 import { enqueueEmail } from '../email/outbox.js'
-import { ProblemError } from '../http/errors.js'
-import { isStripeOrder } from '../payments/start.js'
-import { StripeAmountError, stripe, toStripeAmount } from '../payments/stripe.js'
+import { notFound } from '../http/errors.js'
+import { now } from '../platform/clock.js'
 import type { Db } from '../platform/db.js'
-import { log, safeError } from '../platform/logger.js'
 import { toMajor } from '../platform/money.js'
-import { illegalTransition, lockOrder, recordTransitions, type Transition } from './history.js'
+import { fulfillmentStatusOf, remaining } from './fulfilment.js'
+import { addFlag, illegalTransition, lockOrder, recordTransitions, type Transition } from './history.js'
+import { payingPayment } from './payments.js'
+import { type Plan, planRefund, type RefundInput } from './refund-plan.js'
 import { returnStock } from './stock.js'
 import { type FullOrder, loadOrder, type Runner } from './view.js'
 
-// One refund, with every rule of the /refund contract. The order row is locked first, so two refunds
-// of one order run one after the other and the second sees the first's total: never above paid minus
-// refunded (and the CHECK refunded <= paid backs it). Through Stripe the money moves between two
-// transactions: the first reserves it (refund row `pending`, totals and line counters raised), Stripe is
-// called outside any transaction with the refund row's id as idempotency key, and the second settles it
-// (succeeded + provider id, cancelled units, restock, statuses, history, email) or gives the
-// reservation back (failed). A refund without a provider (manual payment) is one transaction.
+// A refund as the order records it. Which refunds move money, and through which provider, is decided in
+// lib/payments; this room only writes what happened, in two steps that are each one transaction under the
+// order's lock:
+//
+//   reserveRefund   the row is created `pending`: the order's and the lines' refunded figures go up and the
+//                   units not yet fulfilled are cancelled at once, so while the provider answers nothing can
+//                   refund them again, fulfil them or ship them;
+//   settleRefund    the ONE way a row changes status afterwards (the API call's answer, Stripe's refund
+//                   webhooks, the reconcile cron): pending -> succeeded (stock back when asked, statuses,
+//                   history, the buyer's email), pending -> failed | cancelled (the reservation is given
+//                   back), succeeded -> failed | cancelled (Stripe sent the money back after all: the totals
+//                   are corrected, staff flagged, the buyer told). Anything else changes nothing, so a late
+//                   or repeated answer is harmless.
+//
+// The financial status counts only refunds that succeeded; limits count those in flight as well.
 
-export interface RefundInput {
-  amountCents?: number
-  items?: OrderLineQuantity[]
-  refundShipping?: boolean
-  reason: string
-  restock?: boolean
-  /** a return received with a refund: its units were fulfilled, so none is cancelled */
-  returnId?: string
+export type { RefundInput } from './refund-plan.js'
+
+const paidLike: FinancialStatus[] = ['paid', 'partially_refunded', 'refunded']
+const TERMINAL: OrderStatus[] = ['cancelled', 'refunded', 'returned']
+
+export interface ReserveOptions {
+  actorId: string | null
+  /** default `refund`; `dispute_lost` for a chargeback the shop lost (never sent to a provider) */
+  kind?: RefundKind
+  /** Under the order's lock, before anything is written: refuse what may not happen now. */
+  check?: (order: FullOrder, plan: Plan) => void
 }
 
-export interface RefundHooks {
-  /** runs inside the transaction that creates the refund (e.g. the Idempotency-Key's saver) */
-  within?: (tx: Runner, refundId: string) => Promise<void>
+export interface Reserved {
+  order: FullOrder
+  plan: Plan
+  refund: Refund
 }
 
-interface PlannedLine {
-  item: OrderItem
-  quantity: number
-  amountCents: number
-}
-
-interface Plan {
-  lines: PlannedLine[]
-  shippingCents: number
-  totalCents: number
-}
-
-/** What is left to refund on the order: paid minus refunded. */
-export const refundableCents = (o: { paidAmountCents: number; refundedAmountCents: number }) =>
-  o.paidAmountCents - o.refundedAmountCents
-
-/** The shipping still refundable: shipping (with its tax when taxes are added) minus shipping refunded. */
-export function refundableShippingCents(o: FullOrder): number {
-  const shipping = o.shippingAmountCents + (o.taxesIncluded ? 0 : o.shippingTaxAmountCents)
-  const refunded = o.refunds
-    .filter((r) => r.status !== 'failed')
-    .reduce((s, r) => s + r.shippingAmountCents, 0)
-  return Math.max(0, shipping - refunded)
-}
-
-/** A line's refund for q of its unrefunded units: unrefunded total x q / unrefunded quantity, the last
- *  unit taking the remainder (so the line's refunds add up to its total exactly). */
-export function lineRefundCents(
-  item: Pick<OrderItem, 'quantity' | 'refundedQuantity' | 'totalAmountCents' | 'refundedAmountCents'>,
-  q: number,
-): number {
-  const units = item.quantity - item.refundedQuantity
-  const left = item.totalAmountCents - item.refundedAmountCents
-  if (q >= units) return left
-  // half-up in integers; never above what is left (q < units)
-  return Math.floor((2 * left * q + units) / (2 * units))
-}
-
-/** Work out what the refund covers; 422 naming the field for anything the order does not allow. */
-export function planRefund(order: FullOrder, input: RefundInput): Plan {
-  const explicit = input.amountCents !== undefined
-  const byLines = input.items !== undefined || input.refundShipping === true
-  if (explicit && byLines) {
-    throw fieldError(
-      'amount',
-      'Give either amount, or items and/or refund_shipping, not both.',
-      'ambiguous_refund',
-    )
-  }
-  const remaining = refundableCents(order)
-  if (explicit) {
-    const amount = input.amountCents!
-    if (amount <= 0) throw fieldError('amount', 'The amount must be positive.', 'invalid')
-    if (amount > remaining) {
-      throw fieldError(
-        'amount',
-        `At most ${toMajor(remaining, order.currency)} can be refunded.`,
-        'exceeds_refundable',
-      )
-    }
-    return { lines: [], shippingCents: 0, totalCents: amount }
-  }
-
-  // no amount, no items: everything that is left (lines, shipping, any remainder), as a cancellation does
-  const full = !byLines
-  const wanted: OrderLineQuantity[] = full
-    ? order.items
-        .filter((i) => i.quantity > i.refundedQuantity)
-        .map((i) => ({ order_item_id: i.id, quantity: i.quantity - i.refundedQuantity }))
-    : (input.items ?? [])
-  const byId = new Map(order.items.map((i) => [i.id, i]))
-  const seen = new Set<string>()
-  const lines: PlannedLine[] = wanted.map((w, n) => {
-    const item = byId.get(w.order_item_id)
-    if (!item)
-      throw fieldError(`items.${n}.order_item_id`, 'This item is not part of the order.', 'not_in_order')
-    if (seen.has(item.id))
-      throw fieldError(`items.${n}.order_item_id`, 'This item is listed twice.', 'duplicate')
-    seen.add(item.id)
-    const units = item.quantity - item.refundedQuantity
-    if (w.quantity > units) {
-      throw fieldError(
-        `items.${n}.quantity`,
-        `At most ${units} of this item can be refunded.`,
-        'exceeds_refundable',
-      )
-    }
-    return { item, quantity: w.quantity, amountCents: lineRefundCents(item, w.quantity) }
-  })
-  const shippingCents = full || input.refundShipping ? refundableShippingCents(order) : 0
-  let totalCents = lines.reduce((s, l) => s + l.amountCents, 0) + shippingCents
-  if (full) totalCents = remaining
-  else if (totalCents > remaining) {
-    throw fieldError(
-      input.refundShipping && lines.length === 0 ? 'refund_shipping' : 'items',
-      `At most ${toMajor(remaining, order.currency)} can be refunded.`,
-      'exceeds_refundable',
-    )
-  }
-  if (totalCents <= 0) {
-    throw fieldError(
-      input.refundShipping && lines.length === 0 ? 'refund_shipping' : 'items',
-      'Nothing to refund.',
-      'nothing_to_refund',
-    )
-  }
-  return { lines, shippingCents, totalCents }
-}
-
-const paidLike: FinancialStatus[] = ['paid', 'partially_refunded']
-
-/** Fulfilment status once some units were cancelled. */
-function fulfillmentAfter(
-  items: Array<Pick<OrderItem, 'quantity' | 'fulfilledQuantity' | 'cancelledQuantity'>>,
-): FulfillmentStatus {
-  const live = items.filter((i) => i.quantity - i.cancelledQuantity > 0)
-  if (live.length > 0 && live.every((i) => i.fulfilledQuantity >= i.quantity - i.cancelledQuantity)) {
-    return items.some((i) => i.fulfilledQuantity > 0) ? 'fulfilled' : 'unfulfilled'
-  }
-  return items.some((i) => i.fulfilledQuantity > 0) ? 'partial' : 'unfulfilled'
-}
-
-/** Reserve the refund: lock, check, insert the row, raise the order's and the lines' refunded figures. */
-async function reserve(
+/** Reserve a refund (row `pending`): lock, plan, write the reservation. */
+export async function reserveRefund(
   tx: Runner,
   orderId: string,
   input: RefundInput,
-  actorId: string | null,
-  viaStripe: boolean,
-): Promise<{ order: FullOrder; plan: Plan; refundId: string; paymentId: string | null }> {
+  opts: ReserveOptions,
+): Promise<Reserved> {
   const locked = await lockOrder(tx, orderId)
-  if (!paidLike.includes(locked.financialStatus)) throw illegalTransition('refund', locked)
+  if (!['paid', 'partially_refunded'].includes(locked.financialStatus))
+    throw illegalTransition('refund', locked)
   const order = (await loadOrder(tx, orderId))!
   const plan = planRefund(order, input)
-  if (viaStripe) {
-    try {
-      toStripeAmount(plan.totalCents, order.currency)
-    } catch (err) {
-      if (err instanceof StripeAmountError)
-        throw fieldError('amount', err.message, 'not_refundable_by_provider')
-      throw err
+  opts.check?.(order, plan)
+  const payment = payingPayment(order)
+  const lines: RefundLine[] = plan.lines.map((l) => {
+    // a return's units were delivered: none is cancelled
+    const cancel = input.returnId ? 0 : Math.min(l.quantity, remaining(l.item))
+    return {
+      order_item_id: l.item.id,
+      quantity: l.quantity,
+      amount_cents: l.amountCents,
+      ...(cancel > 0 ? { cancelled_quantity: cancel } : {}),
     }
-  }
-  const payment = [...order.payments].reverse().find((p) => p.status === 'succeeded') ?? null
+  })
   const [refund] = await tx
     .insert(refunds)
     .values({
@@ -199,230 +93,255 @@ async function reserve(
       currency: order.currency,
       reason: input.reason,
       restock: input.restock ?? false,
-      items: plan.lines.map((l) => ({ order_item_id: l.item.id, quantity: l.quantity })),
-      status: viaStripe ? 'pending' : 'succeeded',
-      actorId,
+      items: lines,
+      status: 'pending',
+      kind: opts.kind ?? 'refund',
+      actorId: opts.actorId,
     })
-    .returning({ id: refunds.id })
-  await tx
-    .update(orders)
-    .set({
-      refundedAmountCents: sql`${orders.refundedAmountCents} + ${plan.totalCents}`,
-      updatedAt: new Date(),
-    })
-    .where(eq(orders.id, orderId))
-  for (const l of plan.lines) {
+    .returning()
+  order.refunds.push(refund!)
+  await shiftTotals(tx, order, refund!, +1, true)
+  await syncStatuses(tx, order, opts.actorId, input.reason)
+  return { order, plan, refund: refund! }
+}
+
+/**
+ * Move the order's refunded figures by one refund, up (reserve) or down (give back): the order's total,
+ * the lines' refunded units and amounts (and their cancelled units when `units`), the payment's refunded
+ * amount. One statement for all the lines; `order` (read under the lock) follows in memory.
+ */
+async function shiftTotals(tx: Runner, order: FullOrder, r: Refund, sign: 1 | -1, units: boolean) {
+  const at = now()
+  if (r.kind !== 'unexpected_payment') {
+    order.refundedAmountCents += sign * r.amountCents
+    for (const l of r.items) {
+      const item = order.items.find((i) => i.id === l.order_item_id)
+      if (!item) continue
+      item.refundedQuantity += sign * l.quantity
+      item.refundedAmountCents += sign * (l.amount_cents ?? 0)
+      if (units) item.cancelledQuantity += sign * (l.cancelled_quantity ?? 0)
+    }
     await tx
-      .update(orderItems)
+      .update(orders)
       .set({
-        refundedQuantity: sql`${orderItems.refundedQuantity} + ${l.quantity}`,
-        refundedAmountCents: sql`${orderItems.refundedAmountCents} + ${l.amountCents}`,
-        updatedAt: new Date(),
+        refundedAmountCents: sql`${orders.refundedAmountCents} + ${sign * r.amountCents}`,
+        updatedAt: at,
       })
-      .where(and(eq(orderItems.id, l.item.id), eq(orderItems.orderId, orderId)))
+      .where(eq(orders.id, order.id))
+    const rows = r.items.map((l) => ({
+      id: l.order_item_id,
+      q: sign * l.quantity,
+      a: sign * (l.amount_cents ?? 0),
+      c: units ? sign * (l.cancelled_quantity ?? 0) : 0,
+    }))
+    if (rows.length > 0) {
+      await tx.execute(sql`
+        update ${orderItems} oi
+        set refunded_quantity = oi.refunded_quantity + x.q, refunded_amount_cents = oi.refunded_amount_cents + x.a,
+          cancelled_quantity = oi.cancelled_quantity + x.c, updated_at = now()
+        from jsonb_to_recordset(${JSON.stringify(rows)}::jsonb) as x(id uuid, q int, a bigint, c int)
+        where oi.id = x.id and oi.order_id = ${order.id}`)
+    }
   }
-  if (payment) {
+  if (r.paymentId) {
     await tx
       .update(payments)
       .set({
-        refundedAmountCents: sql`least(${payments.amountCents}, ${payments.refundedAmountCents} + ${plan.totalCents})`,
-        updatedAt: new Date(),
+        refundedAmountCents: sql`least(${payments.amountCents}, greatest(0, ${payments.refundedAmountCents} + ${sign * r.amountCents}))`,
+        updatedAt: at,
       })
-      .where(eq(payments.id, payment.id))
+      .where(eq(payments.id, r.paymentId))
   }
-  return { order, plan, refundId: refund!.id, paymentId: payment?.id ?? null }
 }
 
-/** Settle a reserved (or manual) refund: cancelled units, restock, statuses, history, email. */
-async function settle(
-  tx: Runner,
-  orderId: string,
-  refundId: string,
-  input: RefundInput,
-  actorId: string | null,
-  plan: Plan,
-): Promise<void> {
-  const order = (await loadOrder(tx, orderId))!
-  const cancelled: Array<{ id: string; n: number }> = []
-  if (!input.returnId) {
-    for (const l of plan.lines) {
-      const item = order.items.find((i) => i.id === l.item.id)!
-      const unfulfilled = item.quantity - item.fulfilledQuantity - item.cancelledQuantity
-      const n = Math.min(l.quantity, unfulfilled)
-      if (n > 0) cancelled.push({ id: item.id, n })
-    }
-    for (const c of cancelled) {
-      await tx
-        .update(orderItems)
-        .set({ cancelledQuantity: sql`${orderItems.cancelledQuantity} + ${c.n}`, updatedAt: new Date() })
-        .where(eq(orderItems.id, c.id))
-    }
+/**
+ * Bring the order's statuses in line with its rows: financial from the refunds that succeeded (a refund in
+ * flight does not make an order refunded), fulfilment from the lines, and `refunded` for an order refunded
+ * in full with nothing left to ship. Writes the history of whatever changed. `order` is the order as it
+ * now is (read under the lock, changes of this transaction applied).
+ */
+export async function syncStatuses(tx: Runner, order: FullOrder, actorId: string | null, reason: string) {
+  const orderId = order.id
+  let financial = order.financialStatus
+  if (paidLike.includes(financial)) {
+    const settled = order.refunds
+      .filter((r) => r.kind !== 'unexpected_payment' && r.status === 'succeeded')
+      .reduce((s, r) => s + r.amountCents, 0)
+    financial = settled <= 0 ? 'paid' : settled >= order.paidAmountCents ? 'refunded' : 'partially_refunded'
   }
-  if (input.restock && plan.lines.length > 0) {
-    await returnStock(
-      tx,
-      plan.lines.map((l) => ({
-        productId: l.item.productId,
-        variantId: l.item.variantId,
-        quantity: l.quantity,
-      })),
-      { orderId, actorId, reason: input.returnId ? 'return_restock' : 'refund_restock' },
-    )
-  }
-  const items = order.items.map((i) => ({
-    ...i,
-    cancelledQuantity: i.cancelledQuantity + (cancelled.find((c) => c.id === i.id)?.n ?? 0),
-  }))
-  const financial: FinancialStatus =
-    order.refundedAmountCents >= order.paidAmountCents ? 'refunded' : 'partially_refunded'
-  const fulfillment = fulfillmentAfter(items)
-  const nothingToShip = items.every((i) => i.fulfilledQuantity + i.cancelledQuantity >= i.quantity)
-  const terminal: OrderStatus[] = ['cancelled', 'refunded', 'returned']
+  const fulfillment =
+    order.status === 'cancelled' ? order.fulfillmentStatus : fulfillmentStatusOf(order.items)
+  const nothingToShip = order.items.every((i) => remaining(i) === 0)
   const status: OrderStatus =
-    financial === 'refunded' && nothingToShip && !terminal.includes(order.status) ? 'refunded' : order.status
+    financial === 'refunded' && nothingToShip && !TERMINAL.includes(order.status) ? 'refunded' : order.status
+  if (
+    financial === order.financialStatus &&
+    fulfillment === order.fulfillmentStatus &&
+    status === order.status
+  )
+    return
   await tx
     .update(orders)
-    .set({ financialStatus: financial, fulfillmentStatus: fulfillment, status, updatedAt: new Date() })
+    .set({ financialStatus: financial, fulfillmentStatus: fulfillment, status, updatedAt: now() })
     .where(eq(orders.id, orderId))
-  const reason = input.reason
   const transitions: Transition[] = [
     { type: 'financial', from: order.financialStatus, to: financial, reason },
     { type: 'fulfillment', from: order.fulfillmentStatus, to: fulfillment, reason },
     { type: 'order', from: order.status, to: status, reason },
   ]
   await recordTransitions(tx, orderId, actorId, transitions)
-  const amount = order.refunds.find((r) => r.id === refundId)?.amountCents ?? plan.totalCents
+  Object.assign(order, { financialStatus: financial, fulfillmentStatus: fulfillment, status })
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Settling
+// ---------------------------------------------------------------------------------------------------
+
+export interface RefundOutcome {
+  status: RefundStatus
+  /** the provider's id for it (Stripe's `re_...`), when known */
+  providerRefundId?: string | null
+  failureReason?: string | null
+}
+
+export interface Settled {
+  refund: Refund
+  /** the status before this call */
+  from: RefundStatus
+  /** whether the status moved */
+  changed: boolean
+}
+
+/** settleRefundTx in a transaction of its own. */
+export async function settleRefund(
+  db: Db,
+  refundId: string,
+  outcome: RefundOutcome,
+  actorId: string | null = null,
+): Promise<Settled> {
+  return db.transaction((tx) => settleRefundTx(tx, refundId, outcome, actorId))
+}
+
+/** The one way a refund row changes status (see the top of this file). Idempotent. */
+export async function settleRefundTx(
+  tx: Runner,
+  refundId: string,
+  outcome: RefundOutcome,
+  actorId: string | null,
+): Promise<Settled> {
+  const [head] = await tx.select({ orderId: refunds.orderId }).from(refunds).where(eq(refunds.id, refundId))
+  if (!head) throw notFound('refund')
+  await lockOrder(tx, head.orderId)
+  const order = (await loadOrder(tx, head.orderId))!
+  const refund = order.refunds.find((r) => r.id === refundId)!
+  const from = refund.status
+  const at = now()
+  if (outcome.providerRefundId && !refund.providerRefundId) {
+    await tx
+      .update(refunds)
+      .set({ providerRefundId: outcome.providerRefundId, updatedAt: at })
+      .where(eq(refunds.id, refundId))
+    refund.providerRefundId = outcome.providerRefundId
+  }
+  const to = outcome.status
+  const failing = to === 'failed' || to === 'cancelled'
+  const moves = (from === 'pending' && (to === 'succeeded' || failing)) || (from === 'succeeded' && failing)
+  if (!moves) return { refund, from, changed: false }
+
+  await tx
+    .update(refunds)
+    .set({
+      status: to,
+      ...(failing ? { failureReason: (outcome.failureReason ?? to).slice(0, 500) } : {}),
+      updatedAt: at,
+    })
+    .where(eq(refunds.id, refundId))
+  refund.status = to
+  if (failing) refund.failureReason = (outcome.failureReason ?? to).slice(0, 500)
+  if (to === 'succeeded') await succeeded(tx, order, refund, actorId)
+  else await failed(tx, order, refund, from, actorId)
+  return { refund, from, changed: true }
+}
+
+/** pending -> succeeded: stock back when asked, statuses and history, the buyer's email, a return done. */
+async function succeeded(tx: Runner, order: FullOrder, r: Refund, actorId: string | null) {
+  if (r.kind === 'unexpected_payment') return
+  if (r.restock && r.items.length > 0 && !r.stockReturnedAt) {
+    const byId = new Map(order.items.map((i) => [i.id, i]))
+    await returnStock(
+      tx,
+      r.items.map((l) => ({
+        productId: byId.get(l.order_item_id)?.productId ?? null,
+        variantId: byId.get(l.order_item_id)?.variantId ?? null,
+        quantity: l.quantity,
+      })),
+      { orderId: order.id, actorId, reason: 'refund_restock' },
+    )
+    await tx.update(refunds).set({ stockReturnedAt: now() }).where(eq(refunds.id, r.id))
+  }
+  // a return received with this refund is refunded now
+  if (order.returns.some((x) => x.refundId === r.id)) {
+    await tx
+      .update(returns)
+      .set({ status: 'refunded', updatedAt: now() })
+      .where(and(eq(returns.refundId, r.id), eq(returns.status, 'received')))
+  }
+  await syncStatuses(tx, order, actorId, r.reason ?? 'refund')
   await enqueueEmail(tx as Db, {
     to: order.email,
     userId: order.userId,
     template: 'order_refunded',
     data: {
       order_number: order.orderNumber,
-      amount: toMajor(amount, order.currency),
-      currency: order.currency,
+      amount: toMajor(r.amountCents, r.currency),
+      currency: r.currency,
     },
-    dedupeKey: `order_refunded:${refundId}`,
+    dedupeKey: `order_refunded:${r.id}`,
   })
 }
 
 /**
- * One refund (amount, items, shipping) with all the rules of the /refund contract, through Stripe when the
- * order was paid through Stripe; returns nothing, the caller reloads the order. Used by /refund, paid
- * cancellations and a return received with a refund.
+ * -> failed | cancelled: the money did not go back. Its figures come off the totals; the units it cancelled
+ * become fulfillable again while the order is live (stock it returned stays returned); a return it was
+ * refunding may be refunded again. After a success the buyer was told, so staff are flagged and the buyer
+ * is emailed.
  */
-export async function refundOrder(
-  db: Db,
-  orderId: string,
-  input: RefundInput,
-  actor: { actorId: string | null },
-  hooks: RefundHooks = {},
-): Promise<{ refundId: string }> {
-  const head = await loadOrder(db, orderId)
-  const viaStripe = head !== undefined && isStripeOrder(head) && head.paymentIntentId !== null
-  if (!viaStripe) {
-    return db.transaction(async (tx) => {
-      const r = await reserve(tx, orderId, input, actor.actorId, false)
-      await settle(tx, orderId, r.refundId, input, actor.actorId, r.plan)
-      await hooks.within?.(tx, r.refundId)
-      return { refundId: r.refundId }
-    })
+async function failed(tx: Runner, order: FullOrder, r: Refund, from: RefundStatus, actorId: string | null) {
+  const live = order.status !== 'cancelled'
+  await shiftTotals(tx, order, r, -1, from === 'pending' && live)
+  if (order.returns.some((x) => x.refundId === r.id)) {
+    await tx
+      .update(returns)
+      .set({ refundId: null, status: 'received', updatedAt: now() })
+      .where(eq(returns.refundId, r.id))
   }
-
-  const r = await db.transaction(async (tx) => {
-    const reserved = await reserve(tx, orderId, input, actor.actorId, true)
-    // the key is saved with the reservation: a retry with the same key while Stripe is being called
-    // replays this refund instead of starting a second one
-    await hooks.within?.(tx, reserved.refundId)
-    return reserved
-  })
-  let providerRefundId: string
-  try {
-    const refund = await (await stripe()).refunds.create(
-      {
-        payment_intent: head.paymentIntentId!,
-        amount: toStripeAmount(r.plan.totalCents, r.order.currency),
-        reason: 'requested_by_customer',
-        metadata: { order_id: orderId, refund_id: r.refundId },
-      },
-      { idempotencyKey: r.refundId },
-    )
-    if (refund.status === 'failed' || refund.status === 'canceled') throw new Error(`refund ${refund.status}`)
-    providerRefundId = refund.id
-  } catch (err) {
-    log.warn('Stripe refused or failed the refund; the reservation is given back', {
-      order_id: orderId,
-      refund_id: r.refundId,
-      err: safeError(err),
+  const reason = `refund ${r.status}${r.failureReason ? `: ${r.failureReason}` : ''}`
+  if (r.kind === 'unexpected_payment') {
+    await addFlag(tx, order.id, {
+      code: 'unexpected_payment_refund_failed',
+      message: 'A payment this order could not keep was not refunded: send it back by hand.',
+      refund_id: r.id,
     })
-    await giveBack(db, orderId, r.refundId, r.plan, r.paymentId, err)
-    throw new ProblemError(
-      502,
-      'payment_provider_error',
-      'The payment provider did not accept the refund; nothing was refunded.',
-      {
-        refund_id: r.refundId,
-      },
-    )
+    return
   }
-  await db.transaction(async (tx) => {
-    await lockOrder(tx, orderId)
-    // charge.refunded may have recorded this refund already (matched by its id in the metadata)
-    await tx
-      .update(refunds)
-      .set({ status: 'succeeded', providerRefundId, updatedAt: new Date() })
-      .where(eq(refunds.id, r.refundId))
-    await settle(tx, orderId, r.refundId, input, actor.actorId, r.plan)
+  await syncStatuses(tx, order, actorId, reason)
+  // a cancelled order keeps money it should not: staff act on it either way
+  if (from !== 'succeeded' && live) return
+  await addFlag(tx, order.id, {
+    code: 'refund_failed',
+    message: `A refund of ${toMajor(r.amountCents, r.currency)} ${r.currency} failed (${r.failureReason ?? r.status}); return the money another way or refund again.`,
+    refund_id: r.id,
   })
-  return { refundId: r.refundId }
-}
-
-/** Stripe did not refund: mark the refund failed and take the reservation off the totals. */
-async function giveBack(
-  db: Db,
-  orderId: string,
-  refundId: string,
-  plan: Plan,
-  paymentId: string | null,
-  err: unknown,
-): Promise<void> {
-  await db.transaction(async (tx) => {
-    await lockOrder(tx, orderId)
-    await tx
-      .update(refunds)
-      .set({
-        status: 'failed',
-        failureReason: (err as Error)?.message?.slice(0, 500) ?? 'failed',
-        updatedAt: new Date(),
-      })
-      .where(eq(refunds.id, refundId))
-    await tx
-      .update(orders)
-      .set({
-        refundedAmountCents: sql`greatest(0, ${orders.refundedAmountCents} - ${plan.totalCents})`,
-        // another refund settled meanwhile may have counted this one's reservation in its status
-        financialStatus: sql`case
-          when ${orders.financialStatus} not in ('partially_refunded', 'refunded') then ${orders.financialStatus}
-          when ${orders.refundedAmountCents} - ${plan.totalCents} <= 0 then 'paid'
-          when ${orders.refundedAmountCents} - ${plan.totalCents} < ${orders.paidAmountCents} then 'partially_refunded'
-          else ${orders.financialStatus} end`,
-        updatedAt: new Date(),
-      })
-      .where(eq(orders.id, orderId))
-    for (const l of plan.lines) {
-      await tx
-        .update(orderItems)
-        .set({
-          refundedQuantity: sql`greatest(0, ${orderItems.refundedQuantity} - ${l.quantity})`,
-          refundedAmountCents: sql`greatest(0, ${orderItems.refundedAmountCents} - ${l.amountCents})`,
-          updatedAt: new Date(),
-        })
-        .where(eq(orderItems.id, l.item.id))
-    }
-    if (paymentId) {
-      await tx
-        .update(payments)
-        .set({ refundedAmountCents: sql`greatest(0, ${payments.refundedAmountCents} - ${plan.totalCents})` })
-        .where(eq(payments.id, paymentId))
-    }
+  if (from !== 'succeeded') return
+  await enqueueEmail(tx as Db, {
+    to: order.email,
+    userId: order.userId,
+    template: 'order_refund_failed',
+    data: {
+      order_number: order.orderNumber,
+      amount: toMajor(r.amountCents, r.currency),
+      currency: r.currency,
+    },
+    dedupeKey: `order_refund_failed:${r.id}`,
   })
 }

@@ -1,4 +1,4 @@
-import { and, count, desc, eq, inArray, isNull, type SQL, sql } from 'drizzle-orm'
+import { and, count, desc, eq, isNull, type SQL, sql } from 'drizzle-orm'
 import { z } from 'zod'
 import { orderItems, orders, type Return, refunds, returnStatuses, returns } from '../../db/schema/index.js'
 import type { Principal } from '../auth/permissions.js'
@@ -10,7 +10,6 @@ import type { Db } from '../platform/db.js'
 import { env } from '../platform/env.js'
 import { checkLines, type LineQuantity, lockFullOrder } from './fulfilment.js'
 import { illegalTransition, recordTransitions } from './history.js'
-import { refundOrder } from './refunds.js'
 import { LineQuantities } from './schemas.js'
 import { returnStock } from './stock.js'
 import { type FullOrder, ReturnSchema, type Runner, returnView } from './view.js'
@@ -178,20 +177,18 @@ async function settleReturned(tx: Runner, order: FullOrder, actorId: string | nu
 }
 
 /**
- * POST /returns/{id}/receive: the goods are back. In one transaction the lines' returned quantities rise,
- * the units go back into stock when asked, the return is `received`, and the order becomes `returned`
- * when every delivered unit has come back. With `refund` the units are then refunded (refundOrder: its
- * own transactions and the payment provider) and the return ends `refunded`. The refund is claimed on
- * the return inside the refund's own transaction (refund_id), so one return is never refunded twice; if
- * the refund fails the return stays `received`, and receiving it again with `refund` only refunds
- * (nothing is counted or restocked twice).
+ * POST /returns/{id}/receive, the goods side (lib/payments/returns.ts adds the refund): in one
+ * transaction the lines' returned quantities rise, the units go back into stock when asked, the return is
+ * `received`, and the order becomes `returned` when every delivered unit has come back. A return received
+ * before whose refund did not go through may be received again with `refund`: then only the refund is
+ * made (nothing is counted or restocked twice). Returns whether a refund is still to be made.
  */
-export async function receiveReturn(
+export async function receiveGoods(
   db: Db,
   returnId: string,
   input: z.output<typeof ReceiveBody>,
   principal: Principal,
-): Promise<string> {
+): Promise<{ orderId: string; ret: Return; refund: boolean }> {
   if (input.refund && !principal.permissions.has('orders.refund')) {
     throw forbidden('Refunding a return needs the orders.refund permission.')
   }
@@ -201,25 +198,24 @@ export async function receiveReturn(
     ])
   }
   const actorId = principal.userId
-  const { orderId, ret, refundDone } = await db.transaction(async (tx) => {
+  return db.transaction(async (tx) => {
     const { order, ret } = await lockReturn(tx, returnId)
     if (input.refund && !['paid', 'partially_refunded'].includes(order.financialStatus)) {
       throw illegalTransition('refund', order)
     }
     if (ret.status === 'received' && input.refund) {
-      // a refund that did not finish before: refund only, or just record the one that went through
-      const prior = ret.refundId
-        ? (await tx.select({ status: refunds.status }).from(refunds).where(eq(refunds.id, ret.refundId)))[0]
-        : undefined
-      if (prior?.status === 'pending') {
-        throw conflict('refund_in_progress', 'The refund of this return is still being made.')
+      // a refund that did not go through before: refund only (a refund in flight is settled by its own
+      // answer, the refund webhooks or the reconcile cron, never made twice)
+      if (ret.refundId) {
+        const [prior] = await tx
+          .select({ status: refunds.status })
+          .from(refunds)
+          .where(eq(refunds.id, ret.refundId))
+        if (prior?.status === 'pending' || prior?.status === 'succeeded') {
+          throw conflict('refund_in_progress', 'The refund of this return is still being made.')
+        }
       }
-      if (prior?.status === 'succeeded') {
-        await tx.update(returns).set({ status: 'refunded', updatedAt: now() }).where(eq(returns.id, ret.id))
-        return { orderId: order.id, ret, refundDone: true }
-      }
-      if (ret.refundId) await tx.update(returns).set({ refundId: null }).where(eq(returns.id, ret.id))
-      return { orderId: order.id, ret, refundDone: false }
+      return { orderId: order.id, ret, refund: true }
     }
     if (!OPEN.includes(ret.status)) throw illegalReturn('receive', ret)
     const lines = ret.items
@@ -253,62 +249,26 @@ export async function receiveReturn(
       .set({ status: 'received', restock: input.restock ?? false, receivedAt: at, actorId, updatedAt: at })
       .where(eq(returns.id, ret.id))
     await settleReturned(tx, order, actorId, ret.rmaNumber)
-    return { orderId: order.id, ret, refundDone: false }
+    return { orderId: order.id, ret, refund: input.refund === true }
   })
-  if (input.refund && !refundDone)
-    await refundReturn(db, orderId, ret, input.refund_shipping ?? false, actorId)
-  return orderId
 }
 
-async function refundReturn(
-  db: Db,
-  orderId: string,
-  ret: Return,
-  refundShipping: boolean,
-  actorId: string | null,
-): Promise<void> {
-  let refundId: string
-  try {
-    ;({ refundId } = await refundOrder(
-      db,
-      orderId,
-      {
-        items: ret.items,
-        refundShipping,
-        reason: `return ${ret.rmaNumber}`,
-        restock: false,
-        returnId: ret.id,
-      },
-      { actorId },
-      {
-        within: async (tx, id) => {
-          const claimed = await tx
-            .update(returns)
-            .set({ refundId: id, updatedAt: now() })
-            .where(and(eq(returns.id, ret.id), eq(returns.status, 'received'), isNull(returns.refundId)))
-            .returning({ id: returns.id })
-          if (!claimed.length) throw conflict('refund_in_progress', 'This return is being refunded already.')
-        },
-      },
-    ))
-  } catch (err) {
-    // a refund the provider refused is `failed`: the return may be refunded again later
-    await db
-      .update(returns)
-      .set({ refundId: null, updatedAt: now() })
-      .where(
-        and(
-          eq(returns.id, ret.id),
-          inArray(
-            returns.refundId,
-            db.select({ id: refunds.id }).from(refunds).where(eq(refunds.status, 'failed')),
-          ),
-        ),
-      )
-    throw err
-  }
-  await db
+/**
+ * Inside the refund's reserving transaction: claim the return for this refund (refund_id), so one return
+ * is never refunded twice; settling the refund marks the return `refunded` (or frees it when it fails).
+ */
+export async function claimReturnRefund(tx: Runner, returnId: string, refundId: string): Promise<void> {
+  const claimed = await tx
     .update(returns)
-    .set({ status: 'refunded', updatedAt: now() })
-    .where(and(eq(returns.id, ret.id), eq(returns.refundId, refundId)))
+    .set({ refundId, updatedAt: now() })
+    .where(
+      and(
+        eq(returns.id, returnId),
+        eq(returns.status, 'received'),
+        // a refund that failed freed it when it settled
+        isNull(returns.refundId),
+      ),
+    )
+    .returning({ id: returns.id })
+  if (!claimed.length) throw conflict('refund_in_progress', 'This return is being refunded already.')
 }

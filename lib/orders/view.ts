@@ -14,6 +14,8 @@ import {
   type Payment,
   type Refund,
   type Return,
+  refundKinds,
+  refundStatuses,
   returnStatuses,
   shipmentStatuses,
 } from '../../db/schema/index.js'
@@ -159,8 +161,9 @@ export function orderView(o: FullOrder, opts: ViewOptions) {
       currency: r.currency,
       reason: r.reason,
       restock: r.restock,
-      items: r.items,
+      items: r.items.map((l) => ({ order_item_id: l.order_item_id, quantity: l.quantity })),
       status: r.status,
+      kind: r.kind,
       created_at: iso(r.createdAt),
     })),
     returns: o.returns.map(returnView),
@@ -316,7 +319,10 @@ export const OrderSchema = z.object({
       reason: z.string().nullable(),
       restock: z.boolean(),
       items: z.array(LineQuantity),
-      status: z.string(),
+      status: z.enum(refundStatuses).describe('pending while the payment provider has not confirmed it'),
+      kind: z
+        .enum(refundKinds)
+        .describe('refund; unexpected_payment (a payment the order could not keep, sent back); dispute_lost'),
       created_at: ts,
     }),
   ),

@@ -4,11 +4,13 @@ import { conflict, ProblemError } from '../http/errors.js'
 import { guestCaller, withIdempotency } from '../http/idempotency.js'
 import { json } from '../http/route.js'
 import { orderFor } from '../orders/access.js'
-import { cancelOrder, checkMayCancel } from '../orders/cancel.js'
+import { checkMayCancel } from '../orders/cancel.js'
 import { illegalTransition, lockOrder } from '../orders/history.js'
+import { recordPayment } from '../orders/payments.js'
 import { loadOrderOr404, orderView } from '../orders/view.js'
 import type { Db } from '../platform/db.js'
-import { applyPayment } from './apply.js'
+import { cancelOrder } from './cancel.js'
+import { reconcileIntent } from './intent.js'
 import { isStripeOrder, paymentClientSecret, startPayment } from './start.js'
 import { stripeEnabled } from './stripe.js'
 
@@ -45,7 +47,13 @@ export async function retryPayment({ db, request, principal, orderId }: Call): P
   return withIdempotency(
     { db, request, caller, body: {} },
     async (saver) => {
-      const { clientSecret } = await startPayment(db, order)
+      const { clientSecret, intent } = await startPayment(db, order)
+      if (intent?.status === 'succeeded') {
+        // paid already (its webhook not here yet): record it, and answer with the paid order
+        await reconcileIntent(db, intent, { reason: 'payment found by /payment', actorId: principal?.userId })
+        await db.transaction((tx) => saver.save(tx, { status: 200, body: { order_id: orderId } }))
+        return json(orderView(await loadOrderOr404(db, orderId), { staff }))
+      }
       if (!clientSecret) {
         throw new ProblemError(
           502,
@@ -76,7 +84,7 @@ export async function markPaid(
     if (isStripeOrder(order)) {
       throw conflict('stripe_payment', 'This order is paid through Stripe; Stripe confirms its payment.')
     }
-    await applyPayment(tx, orderId, {
+    await recordPayment(tx, orderId, {
       provider: 'manual',
       amountCents: order.totalAmountCents,
       currency: order.currency,
@@ -88,20 +96,31 @@ export async function markPaid(
   return json(orderView(await loadOrderOr404(db, orderId), { staff: true }))
 }
 
-/** DELETE /orders/{order_id}: cancel (owner while pending; orders.manage unpaid; orders.refund paid). */
+/**
+ * DELETE /orders/{order_id}: cancel. The buyer (or the guest with the order token) while pending;
+ * orders.manage while unpaid; orders.refund once paid. Checked here on what the caller can see, and again
+ * under the order's lock, so a payment landing in between never turns a buyer's cancel into a refund.
+ * 200 with the order; 202 while the refund of a paid order is still pending at Stripe.
+ */
 export async function cancelRequest(
   { db, request, principal, orderId }: Call,
   reason?: string,
 ): Promise<Response> {
-  const { order, staff } = await orderFor(db, orderId, principal, request, {
+  const { order, staff, relation } = await orderFor(db, orderId, principal, request, {
     owner: true,
+    guest: true,
     permission: 'orders.view',
   })
-  checkMayCancel(order, principal)
-  const byBuyer = principal !== null && order.userId === principal.userId && !staff
-  await cancelOrder(db, orderId, {
+  const guest = relation === 'guest'
+  checkMayCancel(order, principal, guest)
+  const byBuyer = !staff && (guest || (principal !== null && order.userId === principal.userId))
+  const { refund } = await cancelOrder(db, orderId, {
     actorId: principal?.userId ?? null,
     reason: reason ?? (byBuyer ? 'cancelled by the buyer' : 'cancelled by staff'),
+    authorize: (locked) => checkMayCancel(locked, principal, guest),
   })
-  return json(orderView(await loadOrderOr404(db, orderId), { staff }))
+  return json(
+    orderView(await loadOrderOr404(db, orderId), { staff }),
+    refund?.status === 'pending' ? 202 : 200,
+  )
 }

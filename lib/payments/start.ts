@@ -79,12 +79,16 @@ async function recordIntent(db: Db, order: FullOrder, pi: Stripe.PaymentIntent):
  * Without Stripe: null (manual payment). Never throws for a Stripe failure: the order stays pending and
  * /payment retries.
  */
-export async function startPayment(db: Db, order: FullOrder): Promise<{ clientSecret: string | null }> {
+export async function startPayment(
+  db: Db,
+  order: FullOrder,
+): Promise<{ clientSecret: string | null; intent?: Stripe.PaymentIntent }> {
   if (!stripeEnabled()) return { clientSecret: null }
   try {
     const pi = await ensurePaymentIntent(order)
     if (!order.paymentIntentId) await recordIntent(db, order, pi)
-    return { clientSecret: pi.status === 'canceled' ? null : pi.client_secret }
+    const open = pi.status !== 'canceled' && pi.status !== 'succeeded'
+    return { clientSecret: open ? pi.client_secret : null, intent: pi }
   } catch (err) {
     log.warn('payment could not be started; the order stays pending', {
       order_id: order.id,

@@ -1,11 +1,12 @@
-import { and, eq, inArray, sql } from 'drizzle-orm'
+import { and, eq, inArray, isNotNull, isNull, sql } from 'drizzle-orm'
 import type { Rate, Shippo, Transaction } from 'shippo'
 import { z } from 'zod'
 import { type Address, fulfillments, orderItems, products, productVariants } from '../../db/schema/index.js'
 import { conflict, ProblemError, unprocessable } from '../http/errors.js'
 import type { FullOrder } from '../orders/view.js'
+import { afterResponse } from '../platform/background.js'
 import { now } from '../platform/clock.js'
-import type { Db } from '../platform/db.js'
+import { type Db, getDb } from '../platform/db.js'
 import { env } from '../platform/env.js'
 import { log, safeError } from '../platform/logger.js'
 
@@ -203,9 +204,12 @@ const labelOf = (t: Transaction, rate: Pick<Rate, 'provider' | 'servicelevel'>):
   serviceLevel: rate.servicelevel.token || null,
 })
 
-/** Write the bought label over the claim (only the claim's holder writes it). */
+/**
+ * Write the bought label over the claim (only the claim's holder writes it). A fulfilment cancelled while
+ * the label was being bought stays cancelled, and its label is voided at Shippo.
+ */
 async function storeLabel(db: Db, fulfilmentId: string, claim: string, label: BoughtLabel) {
-  await db
+  const [stored] = await db
     .update(fulfillments)
     .set({
       providerShipmentId: label.transactionId,
@@ -214,10 +218,55 @@ async function storeLabel(db: Db, fulfilmentId: string, claim: string, label: Bo
       trackingUrl: label.trackingUrl,
       carrier: label.carrier,
       service: label.serviceLevel,
-      status: 'label_created',
+      status: sql`case when ${fulfillments.status} = 'pending' then 'label_created' else ${fulfillments.status} end`,
       updatedAt: now(),
     })
     .where(and(eq(fulfillments.id, fulfilmentId), eq(fulfillments.providerShipmentId, claim)))
+    .returning({ status: fulfillments.status })
+  if (stored?.status === 'cancelled') await voidLabels(db, [fulfilmentId])
+}
+
+/**
+ * Void the bought labels of cancelled fulfilments at Shippo (a refund of the label's transaction), once
+ * each: `label_voided_at` records it. A purchase still claimed (its answer was lost) is looked up by its
+ * rate first. Shippo failing is logged; the label can be voided in Shippo's app.
+ */
+export async function voidLabels(db: Db, fulfilmentIds: string[]): Promise<void> {
+  if (!fulfilmentIds.length || !env().SHIPPO_API_KEY) return
+  const rows = await db
+    .select({ id: fulfillments.id, transaction: fulfillments.providerShipmentId })
+    .from(fulfillments)
+    .where(
+      and(
+        inArray(fulfillments.id, fulfilmentIds),
+        eq(fulfillments.status, 'cancelled'),
+        isNull(fulfillments.labelVoidedAt),
+        isNotNull(fulfillments.providerShipmentId),
+      ),
+    )
+  const sdk = await shippo()
+  for (const r of rows) {
+    try {
+      const bought = r.transaction!.startsWith(CLAIM_PREFIX)
+        ? ((await sdk.transactions.list({ rate: r.transaction!.slice(CLAIM_PREFIX.length) })).results ?? [])
+            .filter((t) => t.status === 'SUCCESS' && t.objectId)
+            .map((t) => t.objectId!)
+        : [r.transaction!]
+      for (const transaction of bought) await sdk.refunds.create({ transaction, async: false })
+      await db
+        .update(fulfillments)
+        .set({ labelVoidedAt: now(), updatedAt: now() })
+        .where(eq(fulfillments.id, r.id))
+    } catch (err) {
+      log.warn('label could not be voided; void it in Shippo', { fulfillment_id: r.id, err: safeError(err) })
+    }
+  }
+}
+
+/** voidLabels after the response (after the commit that cancelled the fulfilments). */
+export function voidLabelsAfterCommit(fulfilmentIds: string[]): void {
+  if (!fulfilmentIds.length || !env().SHIPPO_API_KEY) return
+  afterResponse(async () => voidLabels(await getDb(), fulfilmentIds))
 }
 
 const inProgress = () =>

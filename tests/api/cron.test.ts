@@ -155,6 +155,7 @@ describe('schedules', () => {
       '/api/cron/outbox': '*/5 * * * *',
       '/api/cron/cleanup': expect.stringMatching(/^\d+ \d+ \* \* \*$/),
       '/api/cron/release-unpaid': '*/15 * * * *',
+      '/api/cron/reconcile-payments': '*/10 * * * *',
     })
     const cronFiles = (await allRoutes()).filter((r) => r.path.startsWith('/api/cron/')).map((r) => r.path)
     expect(cronFiles.sort()).toEqual(Object.keys(schedules).sort())

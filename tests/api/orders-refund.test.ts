@@ -7,7 +7,7 @@ import {
   products,
   refunds,
 } from '../../db/schema/index.js'
-import { refundOrder } from '../../lib/orders/refunds.js'
+import { refundOrder } from '../../lib/payments/refunds.js'
 import { resetStripeClient } from '../../lib/payments/stripe.js'
 import { getDb } from '../../lib/platform/db.js'
 import { as, callers, catalogTestEnv, expectProblem } from '../support/catalog.js'
@@ -120,7 +120,7 @@ describe('POST /orders/{order_id}/refund', () => {
 
   it('answers 502 and changes nothing when Stripe refuses the refund', async () => {
     const { order } = await orderInState({ stripe: fake })
-    fake.failNext.refund = 5
+    fake.refuseNext.refund = 1
     const res = await as(people.admin.token).post(refundPath(order.id), { amount: 10, reason: 'x' })
     expectProblem(res, 502, 'payment_provider_error')
     const db = await getDb()

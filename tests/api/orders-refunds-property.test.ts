@@ -1,8 +1,8 @@
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { ProblemError } from '../../lib/http/errors.js'
-import { refundOrder } from '../../lib/orders/refunds.js'
 import { loadOrderOr404 } from '../../lib/orders/view.js'
+import { refundOrder } from '../../lib/payments/refunds.js'
 import { getDb } from '../../lib/platform/db.js'
 import { orderInState } from '../support/orders-payments.js'
 
@@ -88,5 +88,5 @@ describe('refund sequences (property)', () => {
       ),
       { numRuns: 25 },
     )
-  })
+  }, 90_000)
 })

@@ -255,7 +255,7 @@ describe('POST /orders/{order_id}/refund (paid through Stripe)', () => {
 
   it('changes nothing when Stripe refuses, and answers 502', async () => {
     const { order, items } = await orderInState({ stripe: fake })
-    fake.failNext.refund = 5
+    fake.refuseNext.refund = 1
     const res = await refund(order.id, { items: [{ order_item_id: items[0]!.id, quantity: 1 }], reason: 'x' })
     expectProblem(res, 502, 'payment_provider_error')
     const { loadOrderOr404 } = await import('../../lib/orders/view.js')

@@ -289,7 +289,7 @@ describe('receive with a refund through Stripe', () => {
     })
     expect(r.status, r.text).toBe(201)
 
-    fake.failNext.refund = 5
+    fake.refuseNext.refund = 1
     const refused = await as(people.admin.token).post(`/api/v1/returns/${r.body.id}/receive`, {
       refund: true,
     })
@@ -298,7 +298,6 @@ describe('receive with a refund through Stripe', () => {
     const [after] = await db.select().from(returns).where(eq(returns.id, r.body.id))
     expect(after).toMatchObject({ status: 'received', refundId: null })
 
-    fake.failNext.refund = 0
     const res = await as(people.admin.token).post(`/api/v1/returns/${r.body.id}/receive`, { refund: true })
     expect(res.status, res.text).toBe(200)
     expect(res.body.returns[0]).toMatchObject({ status: 'refunded', refund_id: expect.any(String) })

@@ -135,6 +135,35 @@ describe('POST /orders/{order_id}/ship with Shippo', () => {
     })
   })
 
+  it('voids a label bought while the order was being cancelled; the cancelled shipment stays cancelled', async () => {
+    const { order } = await shippableOrder()
+    shippo.duringPurchase = async () => {
+      shippo.duringPurchase = undefined
+      const cancelled = await as(people.admin.token).del(`/api/v1/orders/${order.id}`)
+      expect(cancelled.status, cancelled.text).toBe(200)
+    }
+    expectProblem(await ship(order.id), 409, 'illegal_transition')
+    const bought = shippo.transactions[0]!
+    expect(shippo.voids).toEqual([{ transaction: bought.object_id, async: false }])
+    const db = await getDb()
+    const [f] = await db.select().from(fulfillments).where(eq(fulfillments.orderId, order.id))
+    expect(f).toMatchObject({ status: 'cancelled', providerShipmentId: bought.object_id })
+    expect(f!.labelVoidedAt).toBeInstanceOf(Date)
+  })
+
+  it('voids the label when an order is cancelled after its label was bought, even one whose answer was lost', async () => {
+    const { order } = await shippableOrder()
+    shippo.loseNextAnswer = true
+    expectProblem(await ship(order.id), 502, 'shipping_provider_error')
+    const cancelled = await as(people.admin.token).del(`/api/v1/orders/${order.id}`)
+    expect(cancelled.status, cancelled.text).toBe(200)
+    expect(shippo.voids).toEqual([{ transaction: shippo.transactions[0]!.object_id, async: false }])
+    const db = await getDb()
+    const [f] = await db.select().from(fulfillments).where(eq(fulfillments.orderId, order.id))
+    expect(f).toMatchObject({ status: 'cancelled' })
+    expect(f!.labelVoidedAt).toBeInstanceOf(Date)
+  })
+
   it('refuses without SHIP_FROM_ADDRESS or DEFAULT_PARCEL, or with broken JSON (409 label_not_configured)', async () => {
     const { order } = await shippableOrder()
     setEnv({ SHIP_FROM_ADDRESS: undefined })

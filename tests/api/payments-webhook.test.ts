@@ -90,7 +90,7 @@ describe('POST /api/webhooks/stripe', () => {
     const oa = await reload(a.order.id)
     expect(oa).toMatchObject({ status: 'pending', financialStatus: 'pending' })
     expect((oa.flags as Array<{ code: string }>).map((f) => f.code)).toEqual(['unexpected_payment'])
-    // late payment on a cancelled order: financial refunded, never revenue
+    // late payment on a cancelled order: sent back, and never part of the order's own money
     const b = await orderInState({ financialStatus: 'pending', stripe: fake })
     await (await getDb())
       .update(orders)
@@ -101,12 +101,20 @@ describe('POST /api/webhooks/stripe', () => {
     const ob = await reload(b.order.id)
     expect(ob).toMatchObject({
       status: 'cancelled',
-      financialStatus: 'refunded',
-      paidAmountCents: 5000,
-      refundedAmountCents: 5000,
+      financialStatus: 'voided',
+      paidAmountCents: 0,
+      refundedAmountCents: 0,
     })
     expect(ob.refunds).toMatchObject([
-      { amountCents: 5000, status: 'succeeded', providerRefundId: expect.stringMatching(/^re_/) },
+      {
+        kind: 'unexpected_payment',
+        amountCents: 5000,
+        status: 'succeeded',
+        providerRefundId: expect.stringMatching(/^re_/),
+      },
+    ])
+    expect(ob.payments).toMatchObject([
+      { status: 'succeeded', refundedAmountCents: 5000, metadata: { unexpected: true } },
     ])
     // a second payment for an order already paid
     const c = await orderInState({ stripe: fake })
@@ -129,10 +137,12 @@ describe('POST /api/webhooks/stripe', () => {
     expect((oc.flags as Array<{ code: string }>).map((f) => f.code)).toEqual(['unexpected_payment'])
     const refundCalls = fake.only(/^\/v1\/refunds$/)
     expect(refundCalls.map((x) => x.params.get('payment_intent'))).toEqual([piA.id, piB.id, piC.id])
-    // the refund is not counted twice when Stripe reports it
+    // each went back once, and Stripe reporting it changes nothing more
+    expect(new Set(refundCalls.map((x) => x.idempotencyKey)).size).toBe(3)
     const charge = fake.charge(piB.id)
     expect((await deliver(signedEvent('charge.refunded', charge))).status).toBe(200)
-    expect(await reload(b.order.id)).toMatchObject({ refundedAmountCents: 5000, financialStatus: 'refunded' })
+    expect(await reload(b.order.id)).toMatchObject({ refundedAmountCents: 0, financialStatus: 'voided' })
+    expect((await reload(b.order.id)).refunds).toHaveLength(1)
   })
 
   it('records a failed payment on the payments row and leaves the order pending', async () => {

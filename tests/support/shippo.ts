@@ -122,6 +122,10 @@ export interface FakeShippo {
   loseNextAnswer: boolean
   /** POST /transactions bodies, in order */
   purchases: any[]
+  /** runs while a label is being bought, before Shippo answers (e.g. another request cancelling the order) */
+  duringPurchase?: () => Promise<void>
+  /** POST /refunds bodies (labels voided), in order */
+  voids: any[]
 }
 
 const unauthorized = () => HttpResponse.json({ detail: 'Invalid token.' }, { status: 401 })
@@ -137,6 +141,7 @@ export function fakeShippo(server: SetupServer, rates: FakeRate[] = DEFAULT_RATE
     refuseNextLabel: false,
     loseNextAnswer: false,
     purchases: [],
+    voids: [],
   }
   server.use(
     http.post(`${SHIPPO_API}/shipments`, async ({ request }) => {
@@ -203,6 +208,7 @@ export function fakeShippo(server: SetupServer, rates: FakeRate[] = DEFAULT_RATE
       state.refuseNextLabel = false
       const t = transactionShape(rate, body.metadata ?? '', ok)
       state.transactions.push(t)
+      await state.duringPurchase?.()
       if (state.loseNextAnswer) {
         state.loseNextAnswer = false
         return HttpResponse.error()
@@ -214,6 +220,26 @@ export function fakeShippo(server: SetupServer, rates: FakeRate[] = DEFAULT_RATE
       const rate = new URL(request.url).searchParams.get('rate')
       const results = state.transactions.filter((t) => !rate || t.rate === rate)
       return HttpResponse.json({ next: null, previous: null, results })
+    }),
+    http.post(`${SHIPPO_API}/refunds`, async ({ request }) => {
+      if (!authorized(request)) return unauthorized()
+      const body = (await request.json()) as any
+      state.voids.push(body)
+      if (!state.transactions.some((t) => t.object_id === body.transaction)) {
+        return HttpResponse.json({ transaction: ['Transaction not found.'] }, { status: 400 })
+      }
+      return HttpResponse.json(
+        {
+          object_created: stamp(),
+          object_id: oid(),
+          object_owner: OWNER,
+          object_updated: stamp(),
+          status: body.async === false ? 'SUCCESS' : 'QUEUED',
+          test: true,
+          transaction: body.transaction,
+        },
+        { status: 201 },
+      )
     }),
     http.get(`${SHIPPO_API}/rates/:rateId`, ({ request, params }) => {
       if (!authorized(request)) return unauthorized()

@@ -86,7 +86,7 @@ export function refundShape(o: {
   currency: string
   paymentIntent: string
   charge: string
-  status?: 'succeeded' | 'pending' | 'failed' | 'canceled'
+  status?: 'succeeded' | 'pending' | 'requires_action' | 'failed' | 'canceled'
   metadata?: Record<string, string>
 }) {
   return {
@@ -106,7 +106,7 @@ export function refundShape(o: {
     reason: null,
     receipt_number: null,
     source_transfer_reversal: null,
-    status: o.status ?? 'succeeded',
+    status: (o.status ?? 'succeeded') as 'succeeded' | 'pending' | 'requires_action' | 'failed' | 'canceled',
     transfer_reversal: null,
   }
 }
@@ -228,8 +228,18 @@ export class FakeStripe {
   /** idempotency key -> response body (Stripe replays the first answer) */
   idempotent = new Map<string, unknown>()
   calls: Array<{ method: string; path: string; params: URLSearchParams; idempotencyKey: string | null }> = []
-  /** when set, the next matching calls fail with Stripe's 500 api_error */
+  /** the status new refunds get (Stripe answers `pending` for some payment methods) */
+  refundStatus: RefundJson['status'] = 'succeeded'
+
+  /** when set, the next matching calls fail with Stripe's 500 api_error (before acting) */
   failNext: Partial<Record<'create' | 'retrieve' | 'cancel' | 'refund', number>> = {}
+  /** when set, the next matching calls are refused with a 400 invalid_request_error (nothing done) */
+  refuseNext: Partial<Record<'refund', number>> = {}
+  /**
+   * when set, the next matching calls act and then lose their answer (a network error). The SDK retries
+   * twice with the same Idempotency-Key, so 3 loses the answer for good; 1 is healed by the retry.
+   */
+  loseNext: Partial<Record<'refund', number>> = {}
 
   /** Put a PaymentIntent in a state (as if the buyer paid in the browser). */
   setStatus(id: string, status: PiStatus): PaymentIntentJson {
@@ -247,10 +257,14 @@ export class FakeStripe {
     return this.calls.filter((c) => path.test(c.path))
   }
 
-  private fail(kind: keyof FakeStripe['failNext']): boolean {
-    const n = this.failNext[kind] ?? 0
+  private fail(
+    kind: keyof FakeStripe['failNext'],
+    from: 'failNext' | 'refuseNext' | 'loseNext' = 'failNext',
+  ): boolean {
+    const counters = this[from] as Partial<Record<string, number>>
+    const n = counters[kind] ?? 0
     if (n <= 0) return false
-    this.failNext[kind] = n - 1
+    counters[kind] = n - 1
     return true
   }
 
@@ -343,8 +357,18 @@ export class FakeStripe {
         if (!auth(request)) return unauthorized()
         const c = await record(request)
         if (this.fail('refund')) return serverError()
+        if (this.fail('refund', 'refuseNext'))
+          return stripeError(
+            400,
+            'invalid_request_error',
+            'Refunds are not supported for this payment method.',
+            'charge_not_refundable',
+          )
         const prior = replay(c.idempotencyKey, 'refund')
-        if (prior) return HttpResponse.json(prior, { headers: { 'idempotent-replayed': 'true' } })
+        if (prior) {
+          if (this.fail('refund', 'loseNext')) return HttpResponse.error()
+          return HttpResponse.json(prior, { headers: { 'idempotent-replayed': 'true' } })
+        }
         const pi = this.intents.get(c.params.get('payment_intent') ?? '')
         if (!pi)
           return stripeError(
@@ -383,8 +407,10 @@ export class FakeStripe {
           charge: pi.latest_charge!,
           metadata,
         })
+        refund.status = this.refundStatus
         this.refunds.set(refund.id, refund)
         remember(c.idempotencyKey, 'refund', refund)
+        if (this.fail('refund', 'loseNext')) return HttpResponse.error()
         return HttpResponse.json(refund)
       }),
       http.get(`${STRIPE_API}/v1/refunds`, async ({ request }) => {

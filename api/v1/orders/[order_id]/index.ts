@@ -53,19 +53,24 @@ export const { GET, HEAD, OPTIONS, POST, PUT, PATCH, DELETE } = methods({
       path: '/api/v1/orders/[order_id]',
       summary: 'Cancel an order',
       description:
-        'The owner while pending; `orders.manage` when unpaid; `orders.refund` when paid (403 otherwise). ' +
-        'From pending, confirmed, or processing with nothing shipped (409 illegal_transition otherwise). ' +
-        'Unshipped fulfilments are cancelled and the stock returned; an unpaid order releases its discount ' +
-        'redemption and ends voided (a pending Stripe order’s PaymentIntent is cancelled first; 409 ' +
-        'payment_succeeded if it was paid meanwhile); a paid one is refunded in full. Optional body `{ reason }`.',
+        'The buyer while pending (the owner, or a guest with the order’s `X-Order-Token`); `orders.manage` ' +
+        'when unpaid; `orders.refund` when paid (403 otherwise; checked again under the order’s lock, so ' +
+        'a payment landing meanwhile answers 409 payment_succeeded instead of refunding). From pending, ' +
+        'confirmed, or processing with nothing shipped (409 illegal_transition otherwise), and no refund in ' +
+        'flight (409 refund_pending). Unshipped fulfilments are cancelled (bought labels voided) and the ' +
+        'stock returned; an unpaid order releases its discount redemption and ends voided (a pending Stripe ' +
+        'order’s PaymentIntent is cancelled first); a paid one is refunded in full in the same step: 200 ' +
+        'once the refund went through, 202 while Stripe’s answer is unknown (the refund is pending and ' +
+        'settles by itself). Optional body `{ reason }`.',
       tags: ['orders'],
-      auth: 'authenticated',
+      auth: 'optional',
       params: OrderParams,
       body: ReasonBody,
       response: OrderSchema,
       responses: {
-        404: 'No such order',
-        409: 'illegal_transition, payment_succeeded',
+        202: 'Cancelled; the refund of a paid order is pending at Stripe',
+        404: 'No such order (or not the caller’s)',
+        409: 'illegal_transition, payment_succeeded, refund_pending',
         502: 'payment_provider_error',
       },
     },

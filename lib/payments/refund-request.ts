@@ -1,17 +1,16 @@
 import { eq } from 'drizzle-orm'
 import { z } from 'zod'
-import { refunds } from '../../db/schema/index.js'
+import { type RefundStatus, refunds } from '../../db/schema/index.js'
 import type { Principal } from '../auth/permissions.js'
 import { fieldError } from '../catalog/access.js'
-import { ProblemError } from '../http/errors.js'
 import { withIdempotency } from '../http/idempotency.js'
 import { json } from '../http/route.js'
+import { orderFor } from '../orders/access.js'
+import { LineQuantities } from '../orders/schemas.js'
+import { loadOrderOr404, orderView } from '../orders/view.js'
 import type { Db } from '../platform/db.js'
 import { MoneyFormatError, toMinor } from '../platform/money.js'
-import { orderFor } from './access.js'
-import { refundOrder } from './refunds.js'
-import { LineQuantities } from './schemas.js'
-import { loadOrderOr404, orderView } from './view.js'
+import { refundOrder, refusedProblem } from './refunds.js'
 
 // POST /orders/{order_id}/refund: the body, the caller's rights, the Idempotency-Key, then refundOrder.
 
@@ -48,11 +47,14 @@ export async function refundRequest(ctx: {
       throw err
     }
   }
-  const answer = async () => json(orderView(await loadOrderOr404(db, orderId), { staff: true }))
+  // 200 once the money went back; 202 while the provider's answer is unknown (the refund is pending and
+  // settles by itself: refund webhooks, the reconcile cron)
+  const answer = async (status: RefundStatus) =>
+    json(orderView(await loadOrderOr404(db, orderId), { staff: true }), status === 'pending' ? 202 : 200)
   return withIdempotency(
     { db, request, caller: `user:${principal.userId}`, body },
     async (saver) => {
-      await refundOrder(
+      const made = await refundOrder(
         db,
         orderId,
         {
@@ -68,22 +70,16 @@ export async function refundRequest(ctx: {
             saver.save(tx as Db, { status: 200, body: { order_id: orderId, refund_id: refundId } }),
         },
       )
-      return answer()
+      return answer(made.status)
     },
     async (stored) => {
+      // the replay tells the refund as it is now
       const refundId = (stored.body as { refund_id?: string }).refund_id
-      if (refundId) {
-        const [r] = await db.select({ status: refunds.status }).from(refunds).where(eq(refunds.id, refundId))
-        if (r?.status === 'failed') {
-          throw new ProblemError(
-            502,
-            'payment_provider_error',
-            'The payment provider did not accept this refund; nothing was refunded.',
-            { refund_id: refundId },
-          )
-        }
-      }
-      return answer()
+      const [r] = refundId
+        ? await db.select({ status: refunds.status }).from(refunds).where(eq(refunds.id, refundId))
+        : []
+      if (r?.status === 'failed' || r?.status === 'cancelled') throw refusedProblem(refundId!)
+      return answer(r?.status ?? 'succeeded')
     },
   )
 }
