@@ -4,12 +4,12 @@ import { conflict, ProblemError } from '../http/errors.js'
 import { guestCaller, withIdempotency } from '../http/idempotency.js'
 import { json } from '../http/route.js'
 import { orderFor } from '../orders/access.js'
-import { checkMayCancel } from '../orders/cancel.js'
+import { checkMayCancel, isPaid } from '../orders/cancel.js'
 import { illegalTransition, lockOrder } from '../orders/history.js'
 import { recordPayment } from '../orders/payments.js'
 import { loadOrderOr404, orderView } from '../orders/view.js'
 import type { Db } from '../platform/db.js'
-import { cancelOrder } from './cancel.js'
+import { cancelOrder, paymentSucceededMeanwhile } from './cancel.js'
 import { reconcileIntent } from './intent.js'
 import { isStripeOrder, paymentClientSecret, startPayment } from './start.js'
 import { stripeEnabled } from './stripe.js'
@@ -117,7 +117,11 @@ export async function cancelRequest(
   const { refund } = await cancelOrder(db, orderId, {
     actorId: principal?.userId ?? null,
     reason: reason ?? (byBuyer ? 'cancelled by the buyer' : 'cancelled by staff'),
-    authorize: (locked) => checkMayCancel(locked, principal, guest),
+    authorize: (locked) => {
+      // paid since the caller looked: cancelling would now refund it, which is not what was asked
+      if (!isPaid(order) && isPaid(locked)) throw paymentSucceededMeanwhile()
+      checkMayCancel(locked, principal, guest)
+    },
   })
   return json(
     orderView(await loadOrderOr404(db, orderId), { staff }),

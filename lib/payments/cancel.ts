@@ -44,7 +44,7 @@ export interface Cancelled {
 }
 
 const unpaidPending = (o: FullOrder) => o.status === 'pending' && o.financialStatus === 'pending'
-const paidMeanwhile = () =>
+export const paymentSucceededMeanwhile = () =>
   conflict('payment_succeeded', 'The order was paid meanwhile; it was not cancelled.')
 
 export async function cancelOrder(db: Db, orderId: string, opts: CancelOptions): Promise<Cancelled> {
@@ -100,12 +100,12 @@ export async function cancelOrder(db: Db, orderId: string, opts: CancelOptions):
   if (intent === 'processing') return { outcome: 'skipped' }
   if (intent === 'paid') {
     if (opts.onlyUnpaid) return { outcome: 'paid' }
-    throw paidMeanwhile()
+    throw paymentSucceededMeanwhile()
   }
   const labels = await db.transaction(async (tx) => {
     const order = await lockFullOrder(tx, orderId)
     if (opts.onlyUnpaid && !unpaidPending(order)) return null
-    if (isPaid(order)) throw paidMeanwhile()
+    if (isPaid(order)) throw paymentSucceededMeanwhile()
     opts.authorize?.(order)
     checkCancellable(order)
     return cancelInTx(tx, order, record)

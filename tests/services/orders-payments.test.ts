@@ -10,6 +10,7 @@ import { makeUser } from '../support/factories.js'
 import { call } from '../support/http.js'
 import { KEYS, useMsw } from '../support/msw.js'
 import { orderInState } from '../support/orders-payments.js'
+import { holdNextQuery } from '../support/query-hold.js'
 import { type FakeStripe, signedEvent, useFakeStripe, WEBHOOK_SECRET } from '../support/stripe.js'
 
 // Issue 9's payment races on real PostgreSQL through the Neon driver (PGlite runs one query at a time):
@@ -112,12 +113,14 @@ describe('payment races', () => {
         results.filter((r) => r.status === 200),
         results.map((r) => `${r.status} ${r.body?.code}`).join(),
       ).toHaveLength(5)
-      // once refunded in full the order is `refunded` (409); before that the amount is too high (422)
+      // once refunded in full the order is `refunded` (409); before that the amount is too high (422), or
+      // held by a refund still in flight at Stripe (409 refund_pending)
       const refused = results.filter((r) => r.status !== 200)
       expect(
         refused
           .map((r) => r.body.code)
-          .every((c) => c === 'illegal_transition' || c === 'exceeds_refundable'),
+          .every((c) => ['illegal_transition', 'exceeds_refundable', 'refund_pending'].includes(c)),
+        refused.map((r) => r.body.code).join(),
       ).toBe(true)
       expect(refused).toHaveLength(5)
       const o = await loadOrderOr404(await getDb(), order.id)
@@ -126,6 +129,36 @@ describe('payment races', () => {
         paidAmountCents: 5000,
         financialStatus: 'refunded',
       })
+    }
+  })
+
+  it('a payment landing between the cancel check and the cancel never turns it into a refund (409)', async () => {
+    const db = await getDb()
+    const buyer = await makeUser()
+    const staff = await makeUser({ role: 'staff' }) // orders.manage, not orders.refund
+    for (const canceller of [buyer, staff]) {
+      const { order } = await orderInState({ userId: buyer.user.id, financialStatus: 'pending' })
+      // hold the cancel's first read of the order (what it checks the caller against) ...
+      const held = holdNextQuery(
+        db,
+        (sql, params) => /from "orders"/.test(sql) && !/for update/.test(sql) && params.includes(order.id),
+      )
+      try {
+        const cancelling = call('DELETE', `/api/v1/orders/${order.id}`, { token: canceller.token })
+        await held.reached
+        // ... while the payment lands
+        const paid = await call('POST', `/api/v1/orders/${order.id}/mark-paid`, { token: admin.token })
+        expect(paid.status, paid.text).toBe(200)
+        held.release()
+        const res = await cancelling
+        expect(res.status, res.text).toBe(409)
+        expect(res.body.code).toBe('payment_succeeded')
+      } finally {
+        held.restore()
+      }
+      const o = await loadOrderOr404(db, order.id)
+      expect(o).toMatchObject({ status: 'confirmed', financialStatus: 'paid', refundedAmountCents: 0 })
+      expect(o.refunds).toHaveLength(0)
     }
   })
 })
