@@ -214,6 +214,8 @@ export async function reconcileStripeRefund(
             : eq(refunds.providerRefundId, r.id),
         ),
       )
+      // Stripe's own id first: a row we once marked failed may carry the same refund_id
+      .orderBy(sql`${refunds.providerRefundId} = ${r.id} desc nulls last`)
       .limit(1)
     const outcome = { status: refundStatusOf(r.status), providerRefundId: r.id }
     if (row) {
