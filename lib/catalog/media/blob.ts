@@ -1,6 +1,7 @@
 import type { MediaAsset } from './items.js'
 import {
   type AssetRef,
+  decodedPath,
   fileUrlAt,
   MediaProviderError,
   PROVIDER_TIMEOUT_MS,
@@ -64,7 +65,7 @@ export function blobStorage(config: BlobConfig & { limits: MediaLimits }): Stora
     refFromUrl(raw) {
       const url = fileUrlAt(raw, host)
       if (!url) return null
-      const pathname = decodeURIComponent(url.pathname.slice(1))
+      const pathname = decodedPath(url.pathname.slice(1))
       return pathname ? { provider_id: pathname, url: urlOf(pathname) } : null
     },
 

@@ -1,6 +1,7 @@
 import type { MediaAsset } from './items.js'
 import {
   type AssetRef,
+  decodedPath,
   type FoundAsset,
   fileUrlAt,
   MediaProviderError,
@@ -98,7 +99,7 @@ export function cloudinaryStorage(config: CloudinaryConfig & { limits: MediaLimi
     refFromUrl(raw) {
       const url = fileUrlAt(raw, 'res.cloudinary.com')
       if (!url) return null
-      const m = deliveryPath.exec(decodeURIComponent(url.pathname))
+      const m = deliveryPath.exec(decodedPath(url.pathname) ?? '')
       if (!m) return null
       return { provider_id: m[2]!, resource_type: m[1] as MediaKind }
     },

@@ -68,6 +68,15 @@ export async function withinTime<T>(provider: string, ms: number, work: Promise<
 
 export const PROVIDER_TIMEOUT_MS = 10_000
 
+/** A path segment decoded; null for a malformed escape (`%E0%A4`), which names no file. */
+export function decodedPath(path: string): string | null {
+  try {
+    return decodeURIComponent(path)
+  } catch {
+    return null
+  }
+}
+
 /** `raw` as an https URL of `host` without a query (a plain file URL), else null. */
 export function fileUrlAt(raw: string, host: string): URL | null {
   try {
