@@ -1,3 +1,4 @@
+import { fileURLToPath } from 'node:url'
 import { defineConfig } from 'vitest/config'
 
 // `npm test`: unit, in-process route and e2e tests on PGlite and the in-process store, no services.
@@ -7,7 +8,18 @@ import { defineConfig } from 'vitest/config'
 const services = process.env.TEST_SERVICES === '1'
 
 export default defineConfig({
+  // @vercel/blob reaches its API through the npm `undici`, which MSW cannot see: tests give it the global
+  // fetch instead (tests/support/undici-fetch.ts). Inlining the SDK is what lets the alias apply to it.
+  resolve: {
+    alias: [
+      {
+        find: /^undici$/,
+        replacement: fileURLToPath(new URL('./tests/support/undici-fetch.ts', import.meta.url)),
+      },
+    ],
+  },
   test: {
+    server: { deps: { inline: ['@vercel/blob'] } },
     include: services
       ? ['tests/**/*.test.ts']
       : ['tests/unit/**/*.test.ts', 'tests/api/**/*.test.ts', 'tests/e2e/**/*.test.ts'],

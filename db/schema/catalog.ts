@@ -43,6 +43,11 @@ export type ProductDimensions = {
   unit?: string
 }
 
+/**
+ * One image or video of a product or variant. Items attached through the media endpoints (lib/catalog/media)
+ * also carry the server-owned `id`, `provider`, `provider_id`, `content_type`, `bytes` and dimensions;
+ * items given as URLs carry only what the client sent.
+ */
 export type ProductMedia = {
   url: string
   alt?: string
@@ -228,6 +233,9 @@ export const productVariants = pgTable(
     barcode: text('barcode'),
     isActive: boolean('is_active').notNull().default(true),
     position: integer('position').notNull().default(0),
+    /** a variant's own photos and videos (a colour's pictures), attached through the media endpoints */
+    images: jsonb('images').$type<ProductMedia[]>().notNull().default([]),
+    videos: jsonb('videos').$type<ProductMedia[]>().notNull().default([]),
     ...timestamps(),
   },
   (t) => [

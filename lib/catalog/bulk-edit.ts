@@ -4,10 +4,12 @@ import { categories, inventoryLedger, products, skus } from '../../db/schema/ind
 import type { FieldError } from '../http/errors.js'
 import { issuesToFieldErrors, Uuid } from '../http/validation.js'
 import { now } from '../platform/clock.js'
-import type { Db } from '../platform/db.js'
+import { type Db, rowsOf } from '../platform/db.js'
 import { insertRecordset, updateRecordset } from '../platform/recordset.js'
 import { catalogDbError } from './access.js'
 import { type BulkRowResult, changedFields, rowError, textArray, uuidArray } from './bulk-rows.js'
+import { assetsOfRows, droppedByPatch } from './media/items.js'
+import { transactionReleasingMedia } from './media/release.js'
 import { productColumnsOf } from './products.js'
 import { ProductUpdate, Sku } from './schemas.js'
 import { productColumns } from './view.js'
@@ -90,7 +92,7 @@ export async function bulkUpdateProducts(
 ): Promise<{ results: BulkRowResult[] }> {
   const parsed = raw.map((r) => parse(UpdateRow, r))
   try {
-    return await db.transaction(async (tx) => {
+    return await transactionReleasingMedia(db, async (tx, releaseMedia) => {
       const ok = parsed.flatMap((p) => (p.ok ? [p.value] : []))
       const categoryIds = [
         ...new Set(ok.flatMap((r) => (r.category_id ? [r.category_id.toLowerCase()] : []))),
@@ -143,7 +145,10 @@ export async function bulkUpdateProducts(
           )
         }
         if (errors.length) return fail(index, errors, current.sku)
-        const patch = changedFields(current as unknown as Record<string, unknown>, productColumnsOf(fields))
+        const patch = changedFields(
+          current as unknown as Record<string, unknown>,
+          productColumnsOf(fields, current),
+        )
         if (patch.status !== undefined) patch.archivedAt = patch.status === 'archived' ? at : null
         if (qty !== undefined && qty !== current.inventoryQuantity) {
           patch.inventoryQuantity = qty
@@ -160,6 +165,7 @@ export async function bulkUpdateProducts(
         if (!Object.keys(patch).length)
           return { index, id: current.id, sku: current.sku, status: 'unchanged' }
         changed.push({ ...current, ...(patch as Partial<Current>), updatedAt: at })
+        releaseMedia(droppedByPatch(current, patch))
         return { index, id: current.id, sku: current.sku, status: 'updated' }
       })
       const keys = Object.keys(productColumns).filter((k) => !['id', 'sku', 'createdAt'].includes(k))
@@ -179,7 +185,7 @@ export async function bulkUpdateProducts(
 
 export async function bulkDeleteProducts(db: Db, raw: unknown[]): Promise<{ results: BulkRowResult[] }> {
   const parsed = raw.map((r) => parse(DeleteRow, r))
-  return db.transaction(async (tx) => {
+  return transactionReleasingMedia(db, async (tx, releaseMedia) => {
     const ok = parsed.flatMap((p) => (p.ok ? [p.value] : []))
     const find = await lockNamed(tx, ok)
     const seen = new Map<string, number>()
@@ -210,14 +216,18 @@ export async function bulkDeleteProducts(db: Db, raw: unknown[]): Promise<{ resu
         updated_at = ${at.toISOString()}::timestamptz where id = any(${uuidArray(archive)}) and status <> 'archived'`)
     }
     if (remove.length) {
-      // variants, then products (ledger and alerts cascade), then their SKUs, in one statement
-      await tx.execute(sql`
+      // variants, then products (ledger and alerts cascade), then their SKUs, in one statement that also
+      // answers with the media of what went (files deleted at their provider after the commit)
+      const gone = await tx.execute(sql`
         with gone_variants as (
-          delete from product_variants where product_id = any(${uuidArray(remove)}) returning sku
+          delete from product_variants where product_id = any(${uuidArray(remove)}) returning sku, images, videos
         ), gone_products as (
-          delete from products where id = any(${uuidArray(remove)}) returning sku
+          delete from products where id = any(${uuidArray(remove)}) returning sku, images, videos
+        ), gone_skus as (
+          delete from ${skus} where sku in (select sku from gone_variants union all select sku from gone_products)
         )
-        delete from ${skus} where sku in (select sku from gone_variants union all select sku from gone_products)`)
+        select images, videos from gone_variants union all select images, videos from gone_products`)
+      releaseMedia(assetsOfRows(rowsOf<{ images: unknown; videos: unknown }>(gone)))
     }
     for (const [index, p] of targets) {
       if (keep.has(p.id)) results[index] = { index, id: p.id, sku: p.sku, status: 'archived' }

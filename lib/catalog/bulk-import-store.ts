@@ -10,6 +10,7 @@ import {
 import type { Db } from '../platform/db.js'
 import { insertRecordset, updateRecordset } from '../platform/recordset.js'
 import { type ParsedRow, rowError, textArray, uuidArray } from './bulk-rows.js'
+import type { MediaAsset } from './media/items.js'
 import { productSlugBase } from './products.js'
 import { productColumns } from './view.js'
 
@@ -52,6 +53,8 @@ export class Plan {
   newVariants: VariantPatch[] = []
   changedVariants: VariantPatch[] = []
   ledger: Ledger[] = []
+  /** Uploaded files that updated rows no longer show (deleted at their provider after the commit). */
+  releasedMedia: MediaAsset[] = []
 }
 
 export interface Snapshot {

@@ -23,6 +23,8 @@ import {
   rowError,
   type VariantRow,
 } from './bulk-rows.js'
+import { droppedByPatch } from './media/items.js'
+import { transactionReleasingMedia } from './media/release.js'
 import { productColumnsOf, productSlugBase } from './products.js'
 import type { ProductInput, VariantInput } from './schemas.js'
 import { defaultTitle, variantColumnsOf } from './variants.js'
@@ -234,7 +236,10 @@ function planRows(rows: ParsedRow[], snap: Snapshot, plan: Plan, actorId: string
     let patch: Patch = {}
     let slug: string | undefined
     if (existing) {
-      patch = changedFields(existing as unknown as Record<string, unknown>, productColumnsOf(fields)) as Patch
+      patch = changedFields(
+        existing as unknown as Record<string, unknown>,
+        productColumnsOf(fields, existing),
+      ) as Patch
       if (patch.status !== undefined) patch.archivedAt = patch.status === 'archived' ? at : null
       const qty = fields.inventory_quantity
       if (!existing.hasVariants && qty !== undefined && qty !== existing.inventoryQuantity) {
@@ -283,7 +288,10 @@ function planRows(rows: ParsedRow[], snap: Snapshot, plan: Plan, actorId: string
       return { index, id, sku: input.sku, status: 'created' }
     }
     if (!existing.hasVariants && parent.hasVariants) patch.hasVariants = true
-    if (Object.keys(patch).length) plan.changedProducts.set(id, { ...existing, ...patch, updatedAt: at })
+    if (Object.keys(patch).length) {
+      plan.changedProducts.set(id, { ...existing, ...patch, updatedAt: at })
+      plan.releasedMedia.push(...droppedByPatch(existing, patch))
+    }
     const changed = Object.keys(patch).length > 0 || variantsChanged
     return { index, id, sku: input.sku, status: changed ? 'updated' : 'unchanged' }
   }
@@ -310,10 +318,11 @@ export async function importProducts(
   const rows = rawRows.map(parseRow)
   for (let attempt = 1; ; attempt++) {
     try {
-      return await db.transaction(async (tx) => {
+      return await transactionReleasingMedia(db, async (tx, releaseMedia) => {
         const plan = new Plan()
         const results = planRows(rows, await snapshot(tx, rows), plan, actorId)
         await write(tx, plan, actorId)
+        releaseMedia(plan.releasedMedia)
         return { results }
       })
     } catch (err) {

@@ -22,6 +22,8 @@ import {
   type Viewer,
 } from './access.js'
 import { changedFields } from './changes.js'
+import { assetsOfRows, clientItem, droppedByPatch, type MediaAsset, mergeMedia } from './media/items.js'
+import { transactionReleasingMedia } from './media/release.js'
 import { isReservedProductSlug, isUuid, type ProductInput, type ProductUpdate, slugify } from './schemas.js'
 import { insertVariants } from './variants.js'
 import {
@@ -44,6 +46,8 @@ export interface WriteOptions {
   /** Ledger reason for stock given in the input: `set` for the API, `import` for the bulk import. */
   stockReason?: InventoryReason
   note?: string | null
+  /** Where a write hands the uploaded files it lets go, deleted at their provider after the commit. */
+  releaseMedia?: (assets: MediaAsset[]) => void
 }
 
 // --- Read --------------------------------------------------------------------------------------------------
@@ -142,8 +146,14 @@ async function assertSlugFree(tx: Db, slug: string, exceptId?: string) {
   if (row) throw slugTaken(slug)
 }
 
-/** Columns of a product write from the API fields that were given (absent = unchanged). */
-export function productColumnsOf(input: ProductUpdate): Partial<typeof products.$inferInsert> {
+/**
+ * Columns of a product write from the API fields that were given (absent = unchanged). Media items never
+ * take server-owned fields from the input; an update keeps those of the stored items it keeps (same URL).
+ */
+export function productColumnsOf(
+  input: ProductUpdate,
+  stored?: Pick<Product, 'images' | 'videos'>,
+): Partial<typeof products.$inferInsert> {
   const out: Partial<typeof products.$inferInsert> = {}
   const set = <K extends keyof typeof products.$inferInsert>(
     k: K,
@@ -169,8 +179,10 @@ export function productColumnsOf(input: ProductUpdate): Partial<typeof products.
   set('isFeatured', input.is_featured)
   set('seoTitle', input.seo_title)
   set('seoDescription', input.seo_description)
-  set('images', input.images)
-  set('videos', input.videos)
+  const media = (given: ProductUpdate['images'], kept: Product['images'] | undefined) =>
+    given && (kept ? mergeMedia(kept, given) : given.map(clientItem))
+  set('images', media(input.images, stored?.images))
+  set('videos', media(input.videos, stored?.videos))
   set('trackInventory', input.track_inventory)
   set('inventoryPolicy', input.inventory_policy)
   set('lowStockThreshold', input.low_stock_threshold)
@@ -269,7 +281,7 @@ export async function applyProductUpdate(
   input: ProductUpdate,
   opts: WriteOptions,
 ): Promise<boolean> {
-  const patch: Record<string, unknown> = changedFields(current, productColumnsOf(input))
+  const patch: Record<string, unknown> = changedFields(current, productColumnsOf(input, current))
   if (patch.sku !== undefined) await renameSku(tx, current.sku, patch.sku as string, 'product')
   if (patch.slug !== undefined) await assertSlugFree(tx, patch.slug as string, current.id)
   if (patch.categoryId) await assertCategory(tx, patch.categoryId as string)
@@ -295,6 +307,7 @@ export async function applyProductUpdate(
   if (stockChange) {
     await recordStockSet(tx, { productId: current.id, delta: stockChange, quantityAfter: qty! }, opts)
   }
+  opts.releaseMedia?.(droppedByPatch(current, patch))
   return true
 }
 
@@ -306,9 +319,9 @@ export async function updateProduct(
   opts: WriteOptions,
 ): Promise<ProductView> {
   try {
-    return await db.transaction(async (tx) => {
+    return await transactionReleasingMedia(db, async (tx, releaseMedia) => {
       const current = await lockProduct(tx, productKey(raw))
-      await applyProductUpdate(tx, current, input, opts)
+      await applyProductUpdate(tx, current, input, { ...opts, releaseMedia })
       return readBack(tx, current.id)
     })
   } catch (err) {
@@ -319,12 +332,12 @@ export async function updateProduct(
 // --- Delete ------------------------------------------------------------------------------------------------
 
 /**
- * DELETE /products/{product_id}: a product that was never ordered is gone (with its variants, ledger and
- * SKUs; null), one that was ordered is archived instead so its order lines keep their link (the product).
- * The row lock keeps an order from landing between the check and the delete.
+ * DELETE /products/{product_id}: a product that was never ordered is gone (with its variants, ledger, SKUs
+ * and uploaded files; null), one that was ordered is archived instead so its order lines keep their link
+ * (the product, media kept). The row lock keeps an order from landing between the check and the delete.
  */
 export async function deleteProduct(db: Db, raw: string): Promise<ProductView | null> {
-  return db.transaction(async (tx) => {
+  return transactionReleasingMedia(db, async (tx, releaseMedia) => {
     const current = await lockProduct(tx, productKey(raw))
     const [ordered] = await tx
       .select({ one: sql`1` })
@@ -343,9 +356,10 @@ export async function deleteProduct(db: Db, raw: string): Promise<ProductView | 
     const gone = await tx
       .delete(productVariants)
       .where(eq(productVariants.productId, current.id))
-      .returning({ sku: productVariants.sku })
+      .returning({ sku: productVariants.sku, images: productVariants.images, videos: productVariants.videos })
     await tx.delete(products).where(eq(products.id, current.id))
     await tx.delete(skus).where(inArray(skus.sku, [current.sku, ...gone.map((v) => v.sku)]))
+    releaseMedia(assetsOfRows([current, ...gone]))
     return null
   })
 }

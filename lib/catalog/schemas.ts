@@ -2,6 +2,7 @@ import { z } from 'zod'
 import { inventoryPolicies, productStatuses } from '../../db/schema/index.js'
 import { Uuid } from '../http/validation.js'
 import { INT4_MAX_MINOR, moneyField } from '../platform/money.js'
+import { MAX_MEDIA } from './media/items.js'
 
 // Input schemas of the catalog (products, variants, categories, inventory). Money arrives in major units
 // and leaves these schemas in minor units (lib/platform/money.ts); weight arrives in kg and leaves in grams.
@@ -129,8 +130,8 @@ const productFields = {
   is_featured: z.boolean().optional(),
   seo_title: OptionalText(200),
   seo_description: OptionalText(500),
-  images: z.array(Media).max(50).optional(),
-  videos: z.array(Media).max(20).optional(),
+  images: z.array(Media).max(MAX_MEDIA.images).optional(),
+  videos: z.array(Media).max(MAX_MEDIA.videos).optional(),
   track_inventory: z.boolean().optional(),
   inventory_policy: z.enum(inventoryPolicies).optional(),
   inventory_quantity: Quantity.optional().describe(

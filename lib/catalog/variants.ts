@@ -12,6 +12,8 @@ import { now } from '../platform/clock.js'
 import type { Db } from '../platform/db.js'
 import { catalogDbError, productKey, productNotFound, type Viewer, variantNotFound } from './access.js'
 import { changedFields } from './changes.js'
+import { assetsOfRows } from './media/items.js'
+import { transactionReleasingMedia } from './media/release.js'
 import {
   claimSkus,
   findProduct,
@@ -222,12 +224,12 @@ export async function updateVariant(
 }
 
 /**
- * DELETE /products/{product_id}/variants/{variant_id}: gone (null) when never ordered; deactivated and
- * returned when it was (its ledger and order lines stay intact). Deleting the last variant returns the
- * product to holding its own stock, at 0.
+ * DELETE /products/{product_id}/variants/{variant_id}: gone (null, its uploaded files deleted after the
+ * commit) when never ordered; deactivated and returned when it was (its ledger, order lines and media stay
+ * intact). Deleting the last variant returns the product to holding its own stock, at 0.
  */
 export async function deleteVariant(db: Db, raw: string, rawVariant: string): Promise<VariantView | null> {
-  return db.transaction(async (tx) => {
+  return transactionReleasingMedia(db, async (tx, releaseMedia) => {
     const product = await lockProduct(tx, productKey(raw))
     const current = await lockVariant(tx, product.id, rawVariant)
     const [ordered] = await tx
@@ -246,6 +248,7 @@ export async function deleteVariant(db: Db, raw: string, rawVariant: string): Pr
     }
     await tx.delete(productVariants).where(eq(productVariants.id, current.id))
     await tx.delete(skus).where(eq(skus.sku, current.sku))
+    releaseMedia(assetsOfRows([current]))
     await tx
       .update(products)
       .set({ hasVariants: false, inventoryQuantity: 0, updatedAt: now() })

@@ -4,6 +4,7 @@ import {
   type Category,
   inventoryPolicies,
   type Product,
+  type ProductMedia,
   productStatuses,
   products,
 } from '../../db/schema/index.js'
@@ -46,6 +47,8 @@ export interface VariantJson {
   barcode: string | null
   is_active: boolean
   position: number
+  images: ProductMedia[]
+  videos: ProductMedia[]
   created_at: string
   updated_at: string
 }
@@ -57,7 +60,8 @@ const variantObject = sql`json_build_object(
   'cost_price_cents', v.cost_price_cents, 'inventory_quantity', v.inventory_quantity,
   'inventory_policy', v.inventory_policy, 'track_inventory', v.track_inventory,
   'weight_grams', v.weight_grams, 'barcode', v.barcode, 'is_active', v.is_active,
-  'position', v.position, 'created_at', v.created_at, 'updated_at', v.updated_at)`
+  'position', v.position, 'images', v.images, 'videos', v.videos,
+  'created_at', v.created_at, 'updated_at', v.updated_at)`
 
 /** The product's variants in position order; customers and anonymous callers see active ones only. */
 export const variantsJson = (staff: boolean): SQL<VariantJson[]> =>
@@ -149,6 +153,23 @@ const Money = z.number().describe('Decimal major units of the shop currency')
 
 export const CategoryRefSchema = z.object({ id: z.string(), slug: z.string(), name: z.string() })
 
+/** An image or video: a link as given, or a file uploaded through the media endpoints (with its facts). */
+export const MediaItemSchema = z
+  .object({
+    url: z.string(),
+    alt: z.string().optional(),
+    position: z.number().int().optional(),
+    id: z.string().optional().describe('Uploaded files only: the id of DELETE .../media/{media_id}'),
+    provider: z.enum(['cloudinary', 'vercel_blob']).optional().describe('Uploaded files only'),
+    provider_id: z.string().optional().describe('Cloudinary public_id or Blob pathname'),
+    content_type: z.string().optional(),
+    bytes: z.number().int().optional(),
+    width: z.number().optional(),
+    height: z.number().optional(),
+    duration: z.number().optional().describe('Seconds (Cloudinary videos)'),
+  })
+  .catchall(z.unknown())
+
 export const VariantSchema = z.object({
   id: z.string(),
   product_id: z.string(),
@@ -169,6 +190,8 @@ export const VariantSchema = z.object({
   barcode: z.string().nullable(),
   is_active: z.boolean(),
   position: z.number().int(),
+  images: z.array(MediaItemSchema).describe("The variant's own photos (e.g. of its colour)"),
+  videos: z.array(MediaItemSchema),
   created_at: z.string(),
   updated_at: z.string(),
 })
@@ -212,6 +235,8 @@ export function toVariant(v: VariantJson, product: ProductBase, staff: boolean):
     barcode: v.barcode,
     is_active: v.is_active,
     position: v.position,
+    images: v.images ?? [],
+    videos: v.videos ?? [],
     created_at: iso(v.created_at),
     updated_at: iso(v.updated_at),
   }
@@ -238,8 +263,8 @@ const productFields = {
   is_featured: z.boolean(),
   seo_title: z.string().nullable(),
   seo_description: z.string().nullable(),
-  images: z.array(z.record(z.string(), z.unknown())),
-  videos: z.array(z.record(z.string(), z.unknown())),
+  images: z.array(MediaItemSchema),
+  videos: z.array(MediaItemSchema),
   track_inventory: z.boolean(),
   inventory_policy: z.enum(inventoryPolicies),
   inventory_quantity: z

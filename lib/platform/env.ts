@@ -15,6 +15,21 @@ const optionalString = z
   .optional()
   .transform((v) => (v === undefined || v.trim() === '' ? undefined : v.trim()))
 
+/** Media types uploads may be configured to take; lib/catalog/media/settings.ts describes each one. */
+export const KNOWN_MEDIA_TYPES = [
+  'image/jpeg',
+  'image/png',
+  'image/webp',
+  'image/avif',
+  'image/gif',
+  'image/heic',
+  'video/mp4',
+  'video/webm',
+  'video/quicktime',
+] as const
+const DEFAULT_MEDIA_TYPES =
+  'image/jpeg,image/png,image/webp,image/avif,image/gif,video/mp4,video/webm,video/quicktime'
+
 const EnvSchema = z.object({
   NODE_ENV: optionalString,
   VERCEL_ENV: optionalString,
@@ -74,6 +89,44 @@ const EnvSchema = z.object({
   RESEND_API_KEY: optionalString,
   RESEND_API_BASE: z.string().optional().default('https://api.resend.com'),
   FROM_EMAIL: z.string().optional().default('Shop <no-reply@example.com>'),
+
+  /** Media storage (lib/catalog/media): Cloudinary, else Vercel Blob. */
+  CLOUDINARY_URL: optionalString.refine(
+    (v) => v === undefined || /^cloudinary:\/\/[^:@/\s]+:[^@/\s]+@[^/?#\s]+/.test(v),
+    'expected cloudinary://<api_key>:<api_secret>@<cloud_name>',
+  ),
+  CLOUDINARY_CLOUD_NAME: optionalString,
+  CLOUDINARY_API_KEY: optionalString,
+  CLOUDINARY_API_SECRET: optionalString,
+  BLOB_READ_WRITE_TOKEN: optionalString.refine(
+    (v) => v === undefined || /^vercel_blob_rw_[A-Za-z0-9]+_\S+$/.test(v),
+    'expected vercel_blob_rw_<store id>_<secret>',
+  ),
+  /** Comma-separated media types uploads may have (each one the API knows, lib/catalog/media/settings.ts). */
+  MEDIA_ALLOWED_TYPES: z
+    .string()
+    .optional()
+    .default(DEFAULT_MEDIA_TYPES)
+    .transform((v) => [
+      ...new Set(
+        v
+          .split(',')
+          .map((t) => t.trim().toLowerCase())
+          .filter(Boolean),
+      ),
+    ])
+    .refine(
+      (types) => types.length > 0 && types.every((t) => (KNOWN_MEDIA_TYPES as readonly string[]).includes(t)),
+      `expected a comma-separated list of ${KNOWN_MEDIA_TYPES.join(', ')}`,
+    )
+    .transform((types) => types as Array<(typeof KNOWN_MEDIA_TYPES)[number]>),
+  MEDIA_MAX_IMAGE_BYTES: int(10 * 1024 * 1024, 1),
+  MEDIA_MAX_VIDEO_BYTES: int(100 * 1024 * 1024, 1),
+  MEDIA_FOLDER: z
+    .string()
+    .regex(/^[a-z0-9_-]+(?:\/[a-z0-9_-]+)*$/, 'lower-case folder names joined by /')
+    .optional()
+    .default('products'),
 
   CRON_SECRET: optionalString,
   METRICS_TOKEN: optionalString,
