@@ -1,7 +1,7 @@
 import { and, eq } from 'drizzle-orm'
 import type { Stripe } from 'stripe'
 import { webhookEvents } from '../../db/schema/index.js'
-import { badRequest, notFound } from '../http/errors.js'
+import { badRequest, notFound, ProblemError } from '../http/errors.js'
 import { addFlag, lockOrder } from '../orders/history.js'
 import { reserveRefund, settleRefundTx } from '../orders/refunds.js'
 import type { Runner } from '../orders/view.js'
@@ -120,9 +120,26 @@ async function chargeRefunded(db: Db, event: Stripe.Event, charge: Stripe.Charge
     .from(webhookEvents)
     .where(and(eq(webhookEvents.provider, 'stripe'), eq(webhookEvents.eventId, event.id)))
   if (seen) return duplicate
-  // the event's charge carries its refunds only on older API versions; otherwise ask Stripe
-  const listed: Stripe.Refund[] =
-    charge.refunds?.data ?? (await (await stripe()).refunds.list({ charge: charge.id, limit: 100 })).data
+  // the event's charge carries its refunds only on older API versions; otherwise ask Stripe. Stripe out of
+  // reach: a 503 (nothing recorded), and Stripe delivers the event again later
+  let listed: Stripe.Refund[]
+  try {
+    listed =
+      charge.refunds?.data ?? (await (await stripe()).refunds.list({ charge: charge.id, limit: 100 })).data
+  } catch (err) {
+    log.warn('charge.refunded: Stripe could not list the refunds; the event will come again', {
+      event_id: event.id,
+      err: safeError(err),
+    })
+    throw new ProblemError(
+      503,
+      'payment_provider_unavailable',
+      'Stripe could not be reached; retry the event.',
+      {
+        headers: { 'retry-after': '60' },
+      },
+    )
+  }
   // each refund settles on its own (idempotent); the event is recorded with the last one
   for (const r of listed) await reconcileStripeRefund(db, orderId, r)
   return recordOnly(db, event, 'reconciled')

@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs'
 import { and, eq, sql } from 'drizzle-orm'
+import { HttpResponse, http } from 'msw'
 import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import { orders, outboxEmails } from '../../db/schema/index.js'
 import { loadOrderOr404 } from '../../lib/orders/view.js'
@@ -297,6 +298,28 @@ describe('refunds Stripe settles later (defect 14)', () => {
     const o = await reload(order.id)
     expect(o.refunds).toMatchObject([{ amountCents: 1500, status: 'succeeded', providerRefundId: dash.id }])
     expect(o).toMatchObject({ refundedAmountCents: 1500, financialStatus: 'partially_refunded' })
+  })
+})
+
+describe('a webhook that needs Stripe while Stripe is out of reach', () => {
+  it('answers charge.refunded with a 503 and Retry-After (Stripe delivers it again), recording nothing', async () => {
+    const { order } = await orderInState({ stripe: fake })
+    expect((await refund(order.id, { amount: 10, reason: 'x' })).status).toBe(200)
+    const charge = fake.charge(order.paymentIntentId!)
+    server.use(http.get('https://api.stripe.com/v1/refunds', () => HttpResponse.error()))
+    const e = signedEvent('charge.refunded', charge)
+    const post = () =>
+      call('POST', '/api/webhooks/stripe', {
+        rawBody: e.payload,
+        headers: { 'content-type': 'application/json', 'stripe-signature': e.signature },
+      })
+    const res = await post()
+    expectProblem(res, 503, 'payment_provider_unavailable')
+    expect(res.headers.get('retry-after')).toBe('60')
+    server.resetHandlers()
+    fake = useFakeStripe(server)
+    // delivered again once Stripe answers: processed then, not taken for a duplicate
+    expect((await post()).body).toEqual({ received: true, outcome: 'reconciled' })
   })
 })
 
