@@ -23,7 +23,7 @@ export const { GET, HEAD, OPTIONS, POST, PUT, PATCH, DELETE } = methods({
       params: ReturnParams,
       body: ReceiveBody,
       response: OrderSchema,
-      responses: { 404: 'No such return', 409: 'illegal_transition' },
+      responses: { 404: 'No such return', 409: 'illegal_transition', 502: 'payment_provider_error' },
     },
     async ({ db, principal, params, body }) => receiveReturnRequest(db, principal!, params.return_id, body),
   ),
