@@ -4,6 +4,7 @@ import { METHODS, type RouteFile } from '../http/router.js'
 import { type JsonSchema, SchemaComponents } from './components.js'
 import { linkCreatedResources, type Operation } from './links.js'
 import { DEFAULT_DOCUMENT_SETTINGS, type DocumentSettings, settingComponents } from './settings.js'
+import './named.js'
 import { TAGS } from './tags.js'
 
 // One OpenAPI 3.1 document from the routes' own declarations.
