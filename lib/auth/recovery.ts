@@ -14,6 +14,7 @@ import { authEvents, count } from './metrics.js'
 import { consumeOneTimeToken, issueOneTimeToken } from './one-time-tokens.js'
 import { hashPassword } from './password.js'
 import { passwordProblem } from './password-policy.js'
+import { Password } from './schemas.js'
 import { endUserSessions, forgetUserSessions } from './sessions.js'
 
 // Account recovery by emailed single-use links: forgot/reset password (and the invite set-password link),
@@ -34,12 +35,13 @@ const EmailInput = z
   .trim()
   .max(254)
   .regex(/^[^\s@]+@[^\s@]+\.[^\s@]+$/, 'Enter a valid email address.')
+  .meta({ format: 'email' })
 /** Emailed tokens are 43 characters (256 bits, base64url); anything else simply does not match. */
 const TokenInput = z.string().min(1).max(512)
 
 export const EmailBody = z.object({ email: EmailInput })
 export const TokenBody = z.object({ token: TokenInput })
-export const ResetPasswordBody = z.object({ token: TokenInput, password: z.string().max(4096) })
+export const ResetPasswordBody = z.object({ token: TokenInput, password: Password })
 export const RecoveryMessage = z.object({ message: z.string() })
 export const VerifiedResponse = z.object({ message: z.string(), is_verified: z.literal(true) })
 

@@ -1,6 +1,6 @@
 import { z } from 'zod'
+import { EmailAddress } from '../http/validation.js'
 import { AdminUserSchema, ProfileSchema } from '../users/view.js'
-import { PASSWORD_MAX_LENGTH } from './password.js'
 
 // Request and response shapes of the auth endpoints (also the OpenAPI source).
 
@@ -9,7 +9,14 @@ export const Email = z
   .trim()
   .max(254)
   .pipe(z.email({ message: 'Enter a valid email address.' }))
-export const Password = z.string().min(1).max(PASSWORD_MAX_LENGTH)
+  .meta({ id: 'Email', format: 'email' })
+/**
+ * A new password. Its rules (PASSWORD_MIN_LENGTH to PASSWORD_MAX_LENGTH characters, not common, not the
+ * email's name) are checked by passwordProblem(), which refuses with `weak_password` and the broken rule;
+ * the schema only bounds the input, so a short one is not refused earlier with a bare zod code. The
+ * document's NewPassword component states the rules (lib/openapi/settings.ts).
+ */
+export const Password = z.string().max(4096).meta({ id: 'NewPassword' })
 const Name = z.string().trim().min(1).max(100)
 const Phone = z
   .string()
@@ -26,7 +33,12 @@ export const RegisterBody = z.object({
   marketing_consent: z.boolean().optional(),
 })
 
-export const LoginBody = z.object({ email: z.string().trim().max(254), password: z.string().max(1024) })
+// Sign-in takes any email-like text (an address that matches no account is the same 401 as a wrong
+// password), but documents the format a client should send.
+export const LoginBody = z.object({
+  email: z.string().trim().max(254).meta({ format: 'email' }),
+  password: z.string().min(1).max(1024),
+})
 export const RefreshBody = z.object({ refresh_token: z.string().min(1).max(500) })
 
 export const TokenResponse = z.object({
@@ -79,7 +91,7 @@ export const MeResponse = AdminUserSchema.pick({
   last_login_at: true,
   created_at: true,
   updated_at: true,
-}).extend({ pending_email: z.string().nullable().optional(), profile: ProfileSchema })
+}).extend({ pending_email: EmailAddress.nullable().optional(), profile: ProfileSchema })
 
 export const ChangePasswordBody = z.object({ current_password: z.string().max(1024), new_password: Password })
 export const MessageResponse = z.object({ message: z.string() })

@@ -1,9 +1,10 @@
 import { sql } from 'drizzle-orm'
 import { z } from 'zod'
 import { unprocessable } from '../http/errors.js'
+import { periodFields, resolvePeriod } from '../http/period.js'
 import type { Db } from '../platform/db.js'
 import { env } from '../platform/env.js'
-import { toMajor } from '../platform/money.js'
+import { Money, toMajor } from '../platform/money.js'
 
 // GET /products/analytics: what sold over a period, from order lines, in one database round trip.
 // A line counts when its order was placed in [from, to) and was paid (the same financial statuses the
@@ -22,8 +23,7 @@ const DAY = 86_400_000
 
 export const ProductAnalyticsQuery = z
   .object({
-    from: z.coerce.date().optional().describe('Start of the period (inclusive); default 30 days before `to`'),
-    to: z.coerce.date().optional().describe('End of the period (exclusive); default now'),
+    ...periodFields,
     interval: z.enum(SALES_INTERVALS).default('day').describe('Bucket size of `series` (UTC)'),
     limit: z.coerce.number().int().min(1).max(100).default(10).describe('Length of each list (1..100)'),
     rank_by: z.enum(RANKINGS).default('units').describe('Order of `top_sellers`: units sold or revenue'),
@@ -37,7 +37,7 @@ const Seller = z.object({
   name: z.string(),
   units_sold: z.number().int(),
   units_refunded: z.number().int(),
-  revenue: z.number(),
+  revenue: Money,
   orders: z.number().int(),
 })
 
@@ -47,7 +47,7 @@ export const ProductAnalyticsSchema = z.object({
   totals: z.object({
     units_sold: z.number().int(),
     units_refunded: z.number().int(),
-    revenue: z.number(),
+    revenue: Money,
     orders: z.number().int(),
     products_sold: z.number().int().describe('Distinct products with at least one paid line'),
   }),
@@ -55,7 +55,7 @@ export const ProductAnalyticsSchema = z.object({
     z.object({
       period_start: z.string().describe('UTC date (YYYY-MM-DD) the bucket starts on'),
       units_sold: z.number().int(),
-      revenue: z.number(),
+      revenue: Money,
       orders: z.number().int(),
     }),
   ),
@@ -114,11 +114,7 @@ export function bucketCount(from: Date, to: Date, interval: SalesInterval): numb
 
 /** The period asked for, with its defaults, or a 422 naming what is wrong with it. */
 export function analyticsPeriod(q: ProductAnalyticsQuery, now: Date): { from: Date; to: Date } {
-  const to = q.to ?? now
-  const from = q.from ?? new Date(to.getTime() - 30 * DAY)
-  if (from >= to) {
-    throw unprocessable([{ path: 'query.from', message: 'must be before `to`', code: 'invalid_range' }])
-  }
+  const { from, to } = resolvePeriod(q, now)
   if (bucketCount(from, to, q.interval) > MAX_BUCKETS) {
     throw unprocessable([
       {

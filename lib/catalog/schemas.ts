@@ -1,7 +1,7 @@
 import { z } from 'zod'
 import { inventoryPolicies, productStatuses } from '../../db/schema/index.js'
 import { Uuid } from '../http/validation.js'
-import { INT4_MAX_MINOR, moneyField } from '../platform/money.js'
+import { Price } from '../platform/money.js'
 import { MAX_MEDIA } from './media/items.js'
 
 // Input schemas of the catalog (products, variants, categories, inventory). Money arrives in major units
@@ -40,7 +40,7 @@ export const Sku = z
 
 const Text = (max: number) => z.string().trim().max(max)
 const OptionalText = (max: number) => Text(max).nullable().optional()
-const optionalMoney = () => moneyField(INT4_MAX_MINOR).nullable().optional()
+const optionalMoney = () => Price.nullable().optional()
 
 /** kg in, grams out; more than gram precision is refused like money (never rounded). */
 export const WeightKg = z
@@ -117,7 +117,7 @@ const productFields = {
   slug: ProductSlug.optional().describe('Default: generated from the name, unique'),
   description: OptionalText(20_000),
   short_description: OptionalText(1000),
-  price: moneyField(INT4_MAX_MINOR).describe('Decimal major units, e.g. 29.99'),
+  price: Price.describe('Decimal major units, e.g. 29.99'),
   compare_at_price: optionalMoney(),
   cost_price: optionalMoney().describe('Shown to staff only'),
   category_id: Uuid.nullable().optional(),
@@ -176,7 +176,7 @@ export const ProductUpdate = z.strictObject({
   ...productFields,
   sku: Sku.optional(),
   name: Text(200).min(1).optional(),
-  price: moneyField(INT4_MAX_MINOR).optional(),
+  price: Price.optional(),
   inventory_quantity: Quantity.optional().describe(
     'Absolute own stock of a product without variants, written to the ledger as `set`',
   ),

@@ -8,7 +8,7 @@ import {
   productStatuses,
   products,
 } from '../../db/schema/index.js'
-import { toMajor } from '../platform/money.js'
+import { Money, toMajor } from '../platform/money.js'
 
 // The one JSON shape of a product and its variants, and the SQL that reads them in one statement: the
 // product's columns, its category and its variants as a json_agg subquery, so a product, a page of a list
@@ -148,8 +148,6 @@ const major = (minor: number | null | undefined) =>
   minor === null || minor === undefined ? null : toMajor(minor)
 const kg = (grams: number | null | undefined) => (grams === null || grams === undefined ? null : grams / 1000)
 const iso = (t: Date | string) => new Date(t).toISOString()
-
-const Money = z.number().describe('Decimal major units of the shop currency')
 
 export const CategoryRefSchema = z.object({ id: z.string(), slug: z.string(), name: z.string() })
 
@@ -371,9 +369,10 @@ const categoryFields = {
 export const CategorySchema = z.object(categoryFields)
 export type CategoryView = z.infer<typeof CategorySchema>
 export type CategoryNode = CategoryView & { children: CategoryNode[] }
-export const CategoryNodeSchema: z.ZodType<CategoryNode> = z.lazy(() =>
-  z.object({ ...categoryFields, children: z.array(CategoryNodeSchema) }),
-)
+// Named: a recursive schema is one component of the OpenAPI document that refers to itself.
+export const CategoryNodeSchema: z.ZodType<CategoryNode> = z
+  .lazy(() => z.object({ ...categoryFields, children: z.array(CategoryNodeSchema) }))
+  .meta({ id: 'CategoryNode' })
 
 export function toCategory(c: Category): CategoryView {
   return {

@@ -65,10 +65,21 @@ export interface RouteSpec<
   response?: AnySchema
   /** Success status for the OpenAPI document (default 200). */
   status?: number
-  /** Content type of the success response when not JSON (e.g. Prometheus text). */
-  responseContentType?: string
-  /** Other documented responses besides the standard problem responses. */
-  responses?: Record<number, string>
+  /**
+   * Content type of the success response when not JSON (e.g. Prometheus text), or every type it may
+   * have (an export as CSV or JSON); a JSON type is documented with `response`, any other as text.
+   */
+  responseContentType?: string | readonly string[]
+  /**
+   * The path parameter this operation's new object fills (e.g. `order_id`): the document links its
+   * response (`id`) to every operation taking that parameter (lib/openapi/links.ts).
+   */
+  creates?: string
+  /**
+   * Other documented responses besides the standard problem responses: a description (a 4xx or 5xx is
+   * then problem+json), or a description and the schema of a JSON body (e.g. an unhealthy 503's report).
+   */
+  responses?: Record<number, string | { description: string; schema: AnySchema }>
   /** Set false for routes that must not touch the database before their handler runs. */
   db?: boolean
 }

@@ -4,6 +4,9 @@ import { type FieldError, ProblemError, unprocessable } from './errors.js'
 /** A UUID in any case, lower-cased: paths, bodies and idempotency scopes all see one canonical id. */
 export const Uuid = z.uuid().toLowerCase()
 
+/** An email address in a response: every stored one was validated on the way in (or is the erased form). */
+export const EmailAddress = z.string().meta({ format: 'email' })
+
 export function issuesToFieldErrors(issues: readonly z.core.$ZodIssue[], prefix?: string): FieldError[] {
   return issues.map((i) => ({
     path: [prefix, ...i.path.map(String)].filter((s) => s !== undefined && s !== '').join('.'),

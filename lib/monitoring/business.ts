@@ -2,7 +2,7 @@ import { sql } from 'drizzle-orm'
 import { z } from 'zod'
 import type { Db } from '../platform/db.js'
 import { env } from '../platform/env.js'
-import { toMajor } from '../platform/money.js'
+import { Money, toMajor } from '../platform/money.js'
 
 // Shop KPIs for a period, in one database round trip.
 
@@ -11,9 +11,9 @@ const PAID = sql`('paid', 'partially_paid', 'partially_refunded', 'refunded')`
 export const BusinessMetricsSchema = z.object({
   period: z.object({ from: z.string(), to: z.string() }),
   currency: z.string(),
-  revenue: z.object({ gross: z.number(), refunded: z.number(), net: z.number() }),
+  revenue: z.object({ gross: Money, refunded: Money, net: Money }),
   orders: z.object({ total: z.number().int(), paid: z.number().int(), cancelled: z.number().int() }),
-  average_order_value: z.number(),
+  average_order_value: Money,
   new_users: z.number().int(),
   low_stock: z.object({ products: z.number().int(), variants: z.number().int() }),
 })

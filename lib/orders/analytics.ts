@@ -1,10 +1,11 @@
 import { sql } from 'drizzle-orm'
 import { z } from 'zod'
 import { unprocessable } from '../http/errors.js'
+import { Instant } from '../http/period.js'
 import { now } from '../platform/clock.js'
 import { type Db, rowsOf } from '../platform/db.js'
 import { env } from '../platform/env.js'
-import { toMajor } from '../platform/money.js'
+import { Money, toMajor } from '../platform/money.js'
 
 // GET /orders/analytics and /orders/metrics: figures for staff, each answer in one or two statements.
 //
@@ -19,7 +20,6 @@ import { toMajor } from '../platform/money.js'
 
 export const INTERVALS = ['day', 'week', 'month'] as const
 
-const Instant = z.iso.datetime({ offset: true }).transform((s) => new Date(s))
 export const AnalyticsQuery = z.object({
   from: Instant.optional().describe('start (inclusive); default 30 days before `to`'),
   to: Instant.optional().describe('end (exclusive); default now'),
@@ -29,7 +29,6 @@ export const AnalyticsQuery = z.object({
     .describe('buckets of the revenue series (UTC; weeks start Monday)'),
 })
 
-const Money = z.number()
 export const AnalyticsSchema = z.object({
   period: z.object({ from: z.string(), to: z.string() }),
   interval: z.enum(INTERVALS),

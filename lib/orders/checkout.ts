@@ -9,7 +9,7 @@ import { json } from '../http/route.js'
 import { paymentClientSecret, startPayment } from '../payments/start.js'
 import { type Db, rowsOf } from '../platform/db.js'
 import { env } from '../platform/env.js'
-import { toMajor } from '../platform/money.js'
+import { Money, toMajor } from '../platform/money.js'
 import { rateLimitsEnabled } from '../platform/ratelimit.js'
 import { orderToken } from './access.js'
 import { CartItems, type ResolvedLine, resolveCart } from './cart.js'
@@ -93,7 +93,7 @@ async function priceOrder(
 // Quote
 // ---------------------------------------------------------------------------------------------------
 
-const money = z.number()
+const money = Money
 export const QuoteSchema = z.object({
   currency: z.string(),
   taxes_included: z.boolean(),

@@ -6,7 +6,7 @@ import { PageQuery, PaginationSchema, pagination } from '../http/pagination.js'
 import { Uuid } from '../http/validation.js'
 import { now } from '../platform/clock.js'
 import type { Db } from '../platform/db.js'
-import { MoneyFormatError, moneyField, toMajor, toMinor } from '../platform/money.js'
+import { Amount, Money, MoneyFormatError, toMajor, toMinor } from '../platform/money.js'
 import { fieldProblem, IsActiveQuery, iso, major, pageOf, uniqueViolation } from './pricing-settings.js'
 
 // Discount codes' CRUD (GET/POST /discounts, GET/PUT/DELETE /discounts/{discount_id}). `value` is a
@@ -36,7 +36,7 @@ const discountFields = {
   code: Code,
   type: z.enum(discountTypes),
   value: RawValue,
-  min_subtotal: moneyField().nullable().optional().describe('major units'),
+  min_subtotal: Amount.nullable().optional().describe('major units'),
   starts_at: Instant,
   ends_at: Instant.describe('must be after starts_at'),
   usage_limit: Limit.describe('redemptions in all; null: unlimited'),
@@ -58,7 +58,7 @@ export const DiscountSchema = z.object({
   code: z.string(),
   type: z.enum(discountTypes),
   value: z.number().describe('percent for percentage, major units for fixed_amount'),
-  min_subtotal: z.number().nullable(),
+  min_subtotal: Money.nullable(),
   starts_at: z.string().nullable(),
   ends_at: z.string().nullable(),
   usage_limit: z.number().int().nullable(),

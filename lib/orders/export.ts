@@ -5,6 +5,7 @@ import { csvRow } from '../http/csv.js'
 import type { Db } from '../platform/db.js'
 import { log } from '../platform/logger.js'
 import { toMajor } from '../platform/money.js'
+import { OrderSchema } from './view.js'
 
 // GET /orders/export: the orders matching the list's filters as CSV or JSON, streamed with constant memory
 // (the pattern of lib/users/export.ts: keyset batches by order_number, one statement per pull, nothing
@@ -111,7 +112,31 @@ function selectBatch(db: Db, where: SQL | undefined, after: number | null, limit
 }
 type Row = Awaited<ReturnType<typeof selectBatch>>[number]
 
-export function toExportedOrder(r: Row) {
+/** One element of the JSON export. */
+export const ExportedOrderSchema = OrderSchema.pick({
+  id: true,
+  order_number: true,
+  created_at: true,
+  status: true,
+  financial_status: true,
+  fulfillment_status: true,
+  email: true,
+  source: true,
+  currency: true,
+  subtotal: true,
+  discount_amount: true,
+  shipping_amount: true,
+  tax_amount: true,
+  total_amount: true,
+  taxes_included: true,
+  paid_amount: true,
+  refunded_amount: true,
+  discount_code: true,
+  shipping_method: true,
+  tags: true,
+}).extend({ item_count: z.number().int(), shipping_country: z.string().nullable() })
+
+export function toExportedOrder(r: Row): z.input<typeof ExportedOrderSchema> {
   const m = (cents: number) => toMajor(cents, r.currency)
   return {
     id: r.id,

@@ -7,7 +7,7 @@ import { offsetOf, PageQuery, PaginationSchema, pagination } from '../http/pagin
 import { Uuid } from '../http/validation.js'
 import { now } from '../platform/clock.js'
 import type { Db } from '../platform/db.js'
-import { moneyField, toMajor } from '../platform/money.js'
+import { Amount, Money, toMajor } from '../platform/money.js'
 import { SUBDIVISIONS } from './schemas.js'
 
 // The pricing settings' own CRUD (GET/POST /tax-rates, /shipping-rates and GET/PUT/DELETE by id): staff
@@ -275,8 +275,8 @@ const shippingFields = {
     .transform((cs) => [...new Set(cs)].sort())
     .optional()
     .describe('ISO alpha-2 codes; [] or absent: everywhere'),
-  amount: moneyField().describe('major units'),
-  free_above: moneyField().nullable().optional().describe('free once subtotal - discount reaches it'),
+  amount: Amount.describe('major units'),
+  free_above: Amount.nullable().optional().describe('free once subtotal - discount reaches it'),
   min_days: Days.nullable().optional(),
   max_days: Days.nullable().optional(),
   is_active: z.boolean().optional().describe('default true'),
@@ -296,8 +296,8 @@ export const ShippingRateSchema = z.object({
   name: z.string(),
   method: z.string(),
   countries: z.array(z.string()),
-  amount: z.number(),
-  free_above: z.number().nullable(),
+  amount: Money,
+  free_above: Money.nullable(),
   min_days: z.number().int().nullable(),
   max_days: z.number().int().nullable(),
   is_active: z.boolean(),

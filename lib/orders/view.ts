@@ -20,8 +20,9 @@ import {
   shipmentStatuses,
 } from '../../db/schema/index.js'
 import { notFound } from '../http/errors.js'
+import { EmailAddress } from '../http/validation.js'
 import type { Db } from '../platform/db.js'
-import { toMajor } from '../platform/money.js'
+import { Money, toMajor } from '../platform/money.js'
 
 // The one JSON shape of an order (items, fulfilments, refunds and returns nested) and the one statement
 // that reads it. Every order action answers with this shape; staff also see `flags`.
@@ -206,7 +207,7 @@ export function returnView(r: Return) {
 
 // --- OpenAPI ------------------------------------------------------------------------------------------------
 
-const money = z.number().describe('major units of `currency`')
+const money = Money.describe('major units of `currency`')
 const ts = z.string().nullable()
 
 export const AddressOut = z
@@ -245,8 +246,8 @@ export const OrderSchema = z.object({
   id: z.string(),
   order_number: z.number().int(),
   user_id: z.string().nullable(),
-  email: z.string(),
-  customer_email: z.string(),
+  email: EmailAddress,
+  customer_email: EmailAddress,
   phone: z.string().nullable(),
   customer_phone: z.string().nullable(),
   status: z.enum(orderStatuses),

@@ -18,6 +18,8 @@ export const RefundBody = z
   .object({
     amount: z
       .union([z.number().nonnegative(), z.string().trim().min(1)])
+      // Checked against the order's own currency below; documented as the shared Amount schema.
+      .meta({ id: 'Amount' })
       .optional()
       .describe('major units of the order currency; alternatively items and/or refund_shipping'),
     items: LineQuantities.optional(),

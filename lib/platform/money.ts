@@ -55,7 +55,7 @@ export const INT4_MAX_MINOR = 2_147_483_647
  * Zod field for a non-negative money amount in major units; outputs minor units. `maxMinor` is the
  * column's limit, so an amount too large to store is the client's 422 on the field, not a database error.
  */
-export const moneyField = (maxMinor: number = MAX_MINOR) =>
+const moneyField = (maxMinor: number) =>
   z.union([z.number(), z.string()]).transform((v, ctx) => {
     try {
       const minor = toMinor(v)
@@ -70,3 +70,12 @@ export const moneyField = (maxMinor: number = MAX_MINOR) =>
       return z.NEVER
     }
   })
+
+// The API's money schemas, each one named component of the OpenAPI document (lib/openapi/settings.ts
+// writes their step and maximum from SHOP_CURRENCY): one schema per kind of amount, used everywhere.
+/** A catalog price in major units (an `integer` column: at most INT4_MAX_MINOR); outputs minor units. */
+export const Price = moneyField(INT4_MAX_MINOR).meta({ id: 'Price' })
+/** Any other amount a client sends, in major units (a `bigint` column); outputs minor units. */
+export const Amount = moneyField(MAX_MINOR).meta({ id: 'Amount' })
+/** An amount in a response: major units of the shop currency (or of the order's `currency`). */
+export const Money = z.number().meta({ id: 'Money' })

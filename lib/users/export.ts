@@ -16,7 +16,7 @@ import { notFound } from '../http/errors.js'
 import { now } from '../platform/clock.js'
 import type { Db } from '../platform/db.js'
 import { log } from '../platform/logger.js'
-import { toMajor } from '../platform/money.js'
+import { Money, toMajor } from '../platform/money.js'
 import { type AdminUser, AdminUserSchema, ProfileSchema, toAdminUser, toProfile } from './view.js'
 
 // Issue 4: the staff export of users (CSV or JSON, streamed with constant memory) and a user's own data
@@ -244,7 +244,7 @@ export async function recordUserExport(
 
 // --- Own data: GET /auth/me/export --------------------------------------------------------------------------
 
-const money = z.number()
+const money = Money
 
 export const PersonalDataExportSchema = z.object({
   exported_at: z.string(),

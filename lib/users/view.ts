@@ -1,5 +1,6 @@
 import { z } from 'zod'
 import type { userProfiles, users } from '../../db/schema/index.js'
+import { EmailAddress } from '../http/validation.js'
 
 // The one admin-facing shape of a user. Never a hash, secret, token or code.
 
@@ -51,7 +52,7 @@ export function toProfile(p: ProfileRow | null | undefined): z.infer<typeof Prof
 
 export const AdminUserSchema = z.object({
   id: z.string(),
-  email: z.string(),
+  email: EmailAddress,
   first_name: z.string().nullable(),
   last_name: z.string().nullable(),
   company: z.string().nullable(),

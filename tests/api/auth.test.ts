@@ -2,16 +2,13 @@ import { randomBytes, randomUUID } from 'node:crypto'
 import { and, eq, isNull } from 'drizzle-orm'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { outboxEmails, userActivities, userSessions, users } from '../../db/schema/index.js'
-import { setSocketAddress } from '../../lib/http/client.js'
-import { createRouter } from '../../lib/http/router.js'
-import { flushBackground } from '../../lib/platform/background.js'
 import { nowMs, setClock } from '../../lib/platform/clock.js'
 import { getDb } from '../../lib/platform/db.js'
 import { resetEnv } from '../../lib/platform/env.js'
 import { resetRateLimits } from '../../lib/platform/ratelimit.js'
 import { resetKv } from '../../lib/platform/redis.js'
 import { DEFAULT_PASSWORD, makeUser } from '../support/factories.js'
-import { allRoutes, type CallOptions, type CallResult } from '../support/http.js'
+import { type CallOptions, type CallResult, call as callRoute } from '../support/http.js'
 
 // Issue 3 (docs/auth.md): register, login (lockout, MFA hand-off, limits), refresh rotation and reuse,
 // logout, /auth/me and change-password — through the real router, database and Redis/in-process store.
@@ -63,29 +60,9 @@ const randomOctets = () => [...randomBytes(3)].join('.')
 
 // --- calls -----------------------------------------------------------------------------------------
 
-/** Like tests/support/http call(), from a given client address (the socket address route() sees). */
-async function callFrom(from: string, method: string, path: string, opts: CallOptions = {}) {
-  const headers = new Headers(opts.headers)
-  if (opts.token) headers.set('authorization', `Bearer ${opts.token}`)
-  let body: string | undefined = opts.rawBody
-  if (opts.body !== undefined) {
-    body = JSON.stringify(opts.body)
-    if (!headers.has('content-type')) headers.set('content-type', 'application/json')
-  }
-  const request = new Request(new URL(path, 'http://localhost'), { method, headers, body })
-  setSocketAddress(request, from)
-  const res = await createRouter(await allRoutes())(request)
-  const text = await res.text()
-  await flushBackground()
-  const type = res.headers.get('content-type') ?? ''
-  const result: CallResult = {
-    status: res.status,
-    headers: res.headers,
-    text,
-    body: /json/.test(type) && text ? JSON.parse(text) : undefined,
-  }
-  return result
-}
+/** tests/support/http call() from a given client address (the socket address route() sees). */
+const callFrom = (from: string, method: string, path: string, opts: CallOptions = {}) =>
+  callRoute(method, path, { ...opts, socketAddress: from })
 
 const call = (method: string, path: string, opts: CallOptions = {}) => callFrom(ip, method, path, opts)
 

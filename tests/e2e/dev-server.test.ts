@@ -4,9 +4,12 @@ import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { fetchChecked } from '../support/contract.js'
 import { ROOT } from '../support/http.js'
 
-// The real dev server over real HTTP, as a client would use it: `npm run dev` on a fresh data dir.
+// The real dev server over real HTTP, as a client would use it: `npm run dev` on a fresh data dir. Every
+// answer is checked against the OpenAPI document (fetchChecked); the start-up poll is not, since it may
+// meet a server that is not listening yet.
 
 const freePort = () =>
   new Promise<number>((resolve, reject) => {
@@ -65,7 +68,7 @@ afterAll(async () => {
 
 describe('npm run dev', () => {
   it('serves /api/v1/health over HTTP with 200 and the liveness body', async () => {
-    const res = await fetch(`${base}/api/v1/health`)
+    const res = await fetchChecked(`${base}/api/v1/health`)
     expect(res.status).toBe(200)
     expect(res.headers.get('x-request-id')).toMatch(/^req_/)
     const body = await res.json()
@@ -74,18 +77,18 @@ describe('npm run dev', () => {
   })
 
   it('answers unknown paths with 404 problem+json and wrong methods with 405 and Allow', async () => {
-    const missing = await fetch(`${base}/api/v1/no-such-thing`)
+    const missing = await fetchChecked(`${base}/api/v1/no-such-thing`)
     expect(missing.status).toBe(404)
     expect(missing.headers.get('content-type')).toBe('application/problem+json')
     expect((await missing.json()).code).toBe('route_not_found')
 
-    const wrong = await fetch(`${base}/api/v1/health`, { method: 'DELETE' })
+    const wrong = await fetchChecked(`${base}/api/v1/health`, { method: 'DELETE' })
     expect(wrong.status).toBe(405)
     expect(wrong.headers.get('allow')).toContain('GET')
   })
 
   it('has a migrated, seeded database behind /health/database and the demo admin announced', async () => {
-    const res = await fetch(`${base}/api/v1/health/database`)
+    const res = await fetchChecked(`${base}/api/v1/health/database`)
     expect(res.status).toBe(200)
     const body = await res.json()
     expect(body.status).toBe('healthy')

@@ -2,7 +2,14 @@ import { afterEach, describe, expect, it } from 'vitest'
 import { z } from 'zod'
 import { validate } from '../../lib/http/validation.js'
 import { resetEnv } from '../../lib/platform/env.js'
-import { currencyExponent, MoneyFormatError, moneyField, toMajor, toMinor } from '../../lib/platform/money.js'
+import {
+  Amount,
+  currencyExponent,
+  MoneyFormatError,
+  Price,
+  toMajor,
+  toMinor,
+} from '../../lib/platform/money.js'
 
 const savedCurrency = process.env.SHOP_CURRENCY
 
@@ -134,8 +141,14 @@ describe('toMajor', () => {
   })
 })
 
-describe('moneyField', () => {
-  const Body = z.object({ price: moneyField() })
+describe('the Amount and Price fields', () => {
+  const Body = z.object({ price: Amount })
+
+  it('refuses a price larger than its integer column holds, and takes the largest one', () => {
+    expect(Price.safeParse(21_474_836.47)).toMatchObject({ success: true, data: 2_147_483_647 })
+    expect(Price.safeParse(21_474_836.48).error?.issues[0]?.message).toMatch(/at most 21474836.47/)
+    expect(Amount.safeParse(21_474_836.48).success).toBe(true)
+  })
 
   it('outputs minor units for a number or a decimal string', () => {
     expect(Body.parse({ price: 29.99 })).toEqual({ price: 2999 })

@@ -40,6 +40,7 @@ export const { GET, HEAD, OPTIONS, POST, PUT, PATCH, DELETE } = methods({
       body: CategoryInput,
       response: CategorySchema,
       status: 201,
+      creates: 'category_id',
       responses: { 409: 'slug_taken' },
     },
     async ({ db, body }) => json(await createCategory(db, body), 201),

@@ -15,7 +15,7 @@ export const { GET, HEAD, OPTIONS, POST, PUT, PATCH, DELETE } = methods({
       rateLimit: 'health',
       db: false,
       response: DatabaseHealthSchema,
-      responses: { 503: 'Database unreachable' },
+      responses: { 503: { description: 'Database unreachable', schema: DatabaseHealthSchema } },
     },
     async ({ principal }) => {
       const check = await checkDatabase()

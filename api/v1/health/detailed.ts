@@ -17,7 +17,9 @@ export const { GET, HEAD, OPTIONS, POST, PUT, PATCH, DELETE } = methods({
       rateLimit: 'health',
       db: false,
       response: DetailedHealthSchema,
-      responses: { 503: 'Unhealthy: the database is unreachable' },
+      responses: {
+        503: { description: 'Unhealthy: the database is unreachable', schema: DetailedHealthSchema },
+      },
     },
     async ({ principal }) => {
       const { status, ...checks } = await checkAll()

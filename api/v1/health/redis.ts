@@ -15,7 +15,7 @@ export const { GET, HEAD, OPTIONS, POST, PUT, PATCH, DELETE } = methods({
       rateLimit: 'health',
       db: false,
       response: DependencySchema,
-      responses: { 503: 'Redis unreachable' },
+      responses: { 503: { description: 'Redis unreachable', schema: DependencySchema } },
     },
     async ({ principal }) => {
       const check = await checkRedis()

@@ -1,6 +1,12 @@
+import { z } from 'zod'
 import { methods } from '../../../lib/http/methods.js'
 import { route } from '../../../lib/http/route.js'
-import { exportOrders, ORDER_EXPORT_COLUMNS, OrderExportQuery } from '../../../lib/orders/export.js'
+import {
+  ExportedOrderSchema,
+  exportOrders,
+  ORDER_EXPORT_COLUMNS,
+  OrderExportQuery,
+} from '../../../lib/orders/export.js'
 import { exportContentType, exportFilename } from '../../../lib/users/export.js'
 
 // GET /api/v1/orders/export – every matching order as CSV or JSON, streamed
@@ -18,7 +24,8 @@ export const { GET, HEAD, OPTIONS, POST, PUT, PATCH, DELETE } = methods({
       auth: { permission: 'orders.view' },
       rateLimit: 'export',
       query: OrderExportQuery,
-      responseContentType: 'text/csv',
+      responseContentType: ['text/csv', 'application/json'],
+      response: z.array(ExportedOrderSchema),
     },
     async ({ db, query }) => {
       const { format, ...filters } = query

@@ -39,6 +39,7 @@ export const { GET, HEAD, OPTIONS, POST, PUT, PATCH, DELETE } = methods({
       body: OrderInput,
       response: OrderSchema,
       status: 201,
+      creates: 'order_id',
       responses: {
         409: 'out_of_stock, idempotency_key_reused',
         429: 'too_many_unpaid_orders',

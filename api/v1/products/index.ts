@@ -42,6 +42,7 @@ export const { GET, HEAD, OPTIONS, POST, PUT, PATCH, DELETE } = methods({
       body: ProductInput,
       response: ProductSchema,
       status: 201,
+      creates: 'product_id',
       responses: { 409: 'sku_taken or slug_taken' },
     },
     async ({ db, principal, body }) =>

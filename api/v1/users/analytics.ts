@@ -1,6 +1,7 @@
 import { z } from 'zod'
 import { unprocessable } from '../../../lib/http/errors.js'
 import { methods } from '../../../lib/http/methods.js'
+import { periodFields, resolvePeriod } from '../../../lib/http/period.js'
 import { json, route } from '../../../lib/http/route.js'
 import { now } from '../../../lib/platform/clock.js'
 import {
@@ -13,8 +14,7 @@ import {
 } from '../../../lib/users/analytics.js'
 
 const Query = z.object({
-  from: z.coerce.date().optional().describe('Start of the period (inclusive); default 30 days before `to`'),
-  to: z.coerce.date().optional().describe('End of the period (exclusive); default now'),
+  ...periodFields,
   interval: z.enum(ANALYTICS_INTERVALS).default('day').describe('Signup bucket size: day or week (UTC)'),
 })
 
@@ -31,11 +31,7 @@ export const { GET, HEAD, OPTIONS, POST, PUT, PATCH, DELETE } = methods({
       response: UserAnalyticsSchema,
     },
     async ({ db, query }) => {
-      const to = query.to ?? now()
-      const from = query.from ?? new Date(to.getTime() - 30 * 86_400_000)
-      if (from >= to) {
-        throw unprocessable([{ path: 'query.from', message: 'must be before `to`', code: 'invalid_range' }])
-      }
+      const { from, to } = resolvePeriod(query, now())
       if (bucketCount(from, to, query.interval) > MAX_BUCKETS) {
         throw unprocessable([
           {

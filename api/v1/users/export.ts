@@ -1,7 +1,9 @@
+import { z } from 'zod'
 import { methods } from '../../../lib/http/methods.js'
 import { route } from '../../../lib/http/route.js'
 import {
   EXPORT_COLUMNS,
+  ExportedUserSchema,
   ExportQuery,
   exportContentType,
   exportFilename,
@@ -26,7 +28,8 @@ export const { GET, HEAD, OPTIONS, POST, PUT, PATCH, DELETE } = methods({
       auth: { permission: 'users.view' },
       rateLimit: 'export',
       query: ExportQuery,
-      responseContentType: 'text/csv',
+      responseContentType: ['text/csv', 'application/json'],
+      response: z.array(ExportedUserSchema),
     },
     async ({ db, query, principal, ip, userAgent }) => {
       const { format, ...filters } = query

@@ -40,6 +40,7 @@ export const { GET, HEAD, OPTIONS, POST, PUT, PATCH, DELETE } = methods({
       body: CreateUserBody,
       response: AdminUserSchema,
       status: 201,
+      creates: 'user_id',
       responses: { 409: 'email_taken: an account with this email already exists' },
     },
     async ({ db, principal, body, ip, userAgent }) =>

@@ -68,7 +68,11 @@ export const { GET, HEAD, OPTIONS, POST, PUT, PATCH, DELETE } = methods({
       body: ReasonBody,
       response: OrderSchema,
       responses: {
-        202: 'Cancelled; the refund of a paid order is pending at Stripe',
+        202: {
+          description: 'Cancelled; the refund of a paid order is pending at Stripe',
+          schema: OrderSchema,
+        },
+        403: 'Not this caller’s to cancel now (the buyer only while pending; staff need orders.manage or, once paid, orders.refund)',
         404: 'No such order (or not the caller’s)',
         409: 'illegal_transition, payment_succeeded, refund_pending',
         502: 'payment_provider_error',

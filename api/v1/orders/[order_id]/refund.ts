@@ -27,7 +27,7 @@ export const { GET, HEAD, OPTIONS, POST, PUT, PATCH, DELETE } = methods({
       body: RefundBody,
       response: OrderSchema,
       responses: {
-        202: 'The refund is pending at Stripe',
+        202: { description: 'The refund is pending at Stripe', schema: OrderSchema },
         404: 'No such order',
         409: 'illegal_transition, refund_pending',
         502: 'payment_provider_error',

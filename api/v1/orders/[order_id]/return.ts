@@ -22,6 +22,7 @@ export const { GET, HEAD, OPTIONS, POST, PUT, PATCH, DELETE } = methods({
       body: ReturnBody,
       response: ReturnSchema,
       status: 201,
+      creates: 'return_id',
       responses: { 404: 'No such order', 409: 'illegal_transition' },
     },
     async ({ db, request, principal, params, body }) =>

@@ -25,7 +25,7 @@ export const { GET, HEAD, OPTIONS, POST, PUT, PATCH, DELETE } = methods({
       body: ReceiveBody,
       response: OrderSchema,
       responses: {
-        202: 'Received; the refund is pending at Stripe',
+        202: { description: 'Received; the refund is pending at Stripe', schema: OrderSchema },
         404: 'No such return',
         409: 'illegal_transition, refund_in_progress',
         502: 'payment_provider_error',

@@ -38,6 +38,7 @@ export const { GET, HEAD, OPTIONS, POST, PUT, PATCH, DELETE } = methods({
       body: VariantInput,
       response: VariantSchema,
       status: 201,
+      creates: 'variant_id',
       responses: { 404: 'No such product', 409: 'sku_taken or product_has_stock' },
     },
     async ({ db, principal, params, body }) =>
