@@ -182,9 +182,9 @@ async function run<P extends AnySchema, Q extends AnySchema, B extends AnySchema
   const url = new URL(request.url)
   const ip = clientIp(request)
   // Who is asking comes before what they sent: an anonymous bad request is a 401, not a 422. The token
-  // is verified first (CPU only); then the rate limit is counted and the session state read from Redis in
-  // ONE request (a pipeline), so an authenticated request makes one Redis round trip before its response
-  // on a warm session cache (a miss reads Postgres and fills the cache after the response).
+  // is verified first (CPU only); then the rate limit is counted and the session state read from Redis,
+  // both sent at once, so an authenticated request waits for one Redis round trip before its response on
+  // a warm session cache (a miss reads Postgres and fills the cache after the response; ADR 011).
   const open = spec.auth === 'public' || spec.auth === 'optional'
   const db = spec.db !== false || !open ? await getDb() : (undefined as unknown as Db)
   const wantsToken =
