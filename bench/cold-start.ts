@@ -17,7 +17,7 @@
 import { execFile } from 'node:child_process'
 import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs'
 import { dirname, join, relative, resolve, sep } from 'node:path'
-import { pathToFileURL } from 'node:url'
+import { fileURLToPath, pathToFileURL } from 'node:url'
 import { parseArgs, promisify } from 'node:util'
 import { configureNeonDriver, migrateNeon } from '../lib/platform/db.js'
 import { startWsProxy } from '../tests/support/ws-proxy.js'
@@ -252,7 +252,7 @@ async function measure(funcsRoot: string, name: string): Promise<FunctionResult>
   // The module report run (with the load hook) also tells which method the function exports.
   const first = await probe(funcsRoot, name, '?', true)
   const packages = (urls: string[]) =>
-    urls.flatMap((u) => packagesOf(u.startsWith('file:') ? new URL(u).pathname : u, meta, dir))
+    urls.flatMap((u) => packagesOf(u.startsWith('file:') ? fileURLToPath(u) : u, meta, dir))
   const heavyAtImport = heavyIn(packages(first.loaded))
   const heavyAfterImport = heavyIn(packages(first.late)).filter((h) => !heavyAtImport.includes(h))
   const exported = first.method ?? 'GET'
