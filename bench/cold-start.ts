@@ -8,13 +8,16 @@
 //
 // Run `npm run build:vercel` first.
 // Usage: npm run bench:cold-start -- [--runs 15] [--filter REGEX] [--dir .vercel/output/functions]
-//        [--baseline DIR] [--json bench/results/cold-start.json]
+//        [--baseline DIR] [--json bench/results/cold-start.json] [--env NAME=VALUE ...]
+// --env passes a setting to every function process (e.g. --env SENTRY_DSN=http://key@127.0.0.1:9/1 to
+// measure with error reporting on). The after-response work (Vercel's waitUntil: metrics, the start of
+// error reporting) is timed apart from the first request, as "after".
 // --baseline DIR measures a second build output (e.g. a copy of an older build) in the same run,
 // interleaved function by function, so the before/after ratio is not skewed by machine drift.
 import { execFile } from 'node:child_process'
 import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs'
 import { dirname, join, relative, resolve, sep } from 'node:path'
-import { pathToFileURL } from 'node:url'
+import { fileURLToPath, pathToFileURL } from 'node:url'
 import { parseArgs, promisify } from 'node:util'
 import { configureNeonDriver, migrateNeon } from '../lib/platform/db.js'
 import { startWsProxy } from '../tests/support/ws-proxy.js'
@@ -26,8 +29,16 @@ const { values: args } = parseArgs({
     dir: { type: 'string', default: '.vercel/output/functions' },
     baseline: { type: 'string' },
     json: { type: 'string', default: 'bench/results/cold-start.json' },
+    env: { type: 'string', multiple: true, default: [] },
   },
 })
+const EXTRA_ENV = Object.fromEntries(
+  (args.env ?? []).map((kv) => {
+    const at = kv.indexOf('=')
+    if (at < 1) throw new Error(`--env takes NAME=VALUE, got ${kv}`)
+    return [kv.slice(0, at), kv.slice(at + 1)]
+  }),
+)
 const RUNS = Math.max(1, Number(args.runs))
 const FILTER = args.filter ? new RegExp(args.filter) : undefined
 
@@ -39,6 +50,7 @@ export const HEAVY = [
   'resend',
   '@node-rs/argon2',
   '@electric-sql/pglite',
+  '@sentry/node',
 ] as const
 
 const run = promisify(execFile)
@@ -46,6 +58,9 @@ const run = promisify(execFile)
 // --- the child process -------------------------------------------------------------------------------------
 // argv: [handler file, method, url]. Prints one JSON line.
 const PROBE = `
+// Vercel's request context, as @vercel/functions' waitUntil finds it: the after-response work is kept.
+const afterWork = []
+globalThis[Symbol.for('@vercel/request-context')] = { get: () => ({ waitUntil: (p) => void afterWork.push(p) }) }
 const t0 = performance.now()
 const mod = await import(process.argv[1])
 const t1 = performance.now()
@@ -67,8 +82,11 @@ if (method && typeof mod[method] === 'function') {
   status = res.status
 }
 const t2 = performance.now()
+while (afterWork.length) await Promise.allSettled(afterWork.splice(0))
+const t3 = performance.now()
 const rss = process.memoryUsage().rss
-console.log('@@cold@@' + JSON.stringify({ status, importMs: t1 - t0, firstMs: t2 - t1, rssMb: rss / 2 ** 20, method, exports, loaded: [...loaded, ...cjs] }))
+const late = globalThis.__coldLoaded ? [...globalThis.__coldLoaded].filter((u) => !loaded.includes(u)) : []
+console.log('@@cold@@' + JSON.stringify({ status, importMs: t1 - t0, firstMs: t2 - t1, afterMs: t3 - t2, rssMb: rss / 2 ** 20, method, exports, loaded: [...loaded, ...cjs], late }))
 process.exit(0)
 `
 // Loaded with --import for the module report only: records every ESM file the loader loads.
@@ -90,6 +108,10 @@ interface Sample {
   status: number
   importMs: number
   firstMs: number
+  /** the after-response work of the first request (waitUntil), until it settled */
+  afterMs: number
+  /** modules loaded after the import (by the first request or its after-response work) */
+  late: string[]
   rssMb: number
   loaded: string[]
   method?: string
@@ -107,8 +129,11 @@ interface FunctionResult {
   status: number
   importMs: { median: number; min: number; max: number }
   firstRequestMs: number
+  afterResponseMs: number
   rssMb: number
   heavyAtImport: string[]
+  /** heavy modules loaded by the first request or its after-response work */
+  heavyAfterImport: string[]
   /** heavy modules present anywhere in the function (loaded lazily, at the point of use) */
   heavyInFunction: string[]
 }
@@ -204,7 +229,13 @@ async function probe(funcsRoot: string, name: string, method: string, hook: bool
     ],
     {
       cwd: dir,
-      env: { PATH: process.env.PATH, DATABASE_URL: benchUrl, NEON_WS_PROXY: proxy.url, LOG_LEVEL: 'silent' },
+      env: {
+        PATH: process.env.PATH,
+        DATABASE_URL: benchUrl,
+        NEON_WS_PROXY: proxy.url,
+        LOG_LEVEL: 'silent',
+        ...EXTRA_ENV,
+      },
       timeout: 60_000,
       maxBuffer: 64 * 1024 * 1024,
     },
@@ -220,9 +251,10 @@ async function measure(funcsRoot: string, name: string): Promise<FunctionResult>
   const meta = readMeta(funcsRoot, name)
   // The module report run (with the load hook) also tells which method the function exports.
   const first = await probe(funcsRoot, name, '?', true)
-  const heavyAtImport = heavyIn(
-    first.loaded.flatMap((u) => packagesOf(u.startsWith('file:') ? new URL(u).pathname : u, meta, dir)),
-  )
+  const packages = (urls: string[]) =>
+    urls.flatMap((u) => packagesOf(u.startsWith('file:') ? fileURLToPath(u) : u, meta, dir))
+  const heavyAtImport = heavyIn(packages(first.loaded))
+  const heavyAfterImport = heavyIn(packages(first.late)).filter((h) => !heavyAtImport.includes(h))
   const exported = first.method ?? 'GET'
   const samples: Sample[] = []
   for (let i = 0; i < RUNS; i++) samples.push(await probe(funcsRoot, name, exported, false))
@@ -246,8 +278,10 @@ async function measure(funcsRoot: string, name: string): Promise<FunctionResult>
     status: samples[0]?.status ?? 0,
     importMs: { median: median(imports), min: Math.min(...imports), max: Math.max(...imports) },
     firstRequestMs: median(samples.map((s) => s.firstMs)),
+    afterResponseMs: median(samples.map((s) => s.afterMs)),
     rssMb: median(samples.map((s) => s.rssMb)),
     heavyAtImport,
+    heavyAfterImport,
     heavyInFunction: heavyIn(inFunction),
   }
 }
@@ -258,9 +292,12 @@ const f0 = (n: number) => n.toFixed(0)
 
 function summary(results: FunctionResult[]) {
   const med = results.map((r) => r.importMs.median)
+  const spreadOf = (xs: number[]) => ({ min: Math.min(...xs), median: median(xs), max: Math.max(...xs) })
   return {
     functions: results.length,
-    importMedianMs: { min: Math.min(...med), median: median(med), max: Math.max(...med) },
+    importMedianMs: spreadOf(med),
+    firstRequestMs: spreadOf(results.map((r) => r.firstRequestMs)),
+    afterResponseMs: spreadOf(results.map((r) => r.afterResponseMs)),
     dirBytes: {
       min: Math.min(...results.map((r) => r.dirBytes)),
       max: Math.max(...results.map((r) => r.dirBytes)),
@@ -282,7 +319,7 @@ for (const [i, name] of names.entries()) {
     const r = await measure(root, name)
     results[label]!.push(r)
     process.stderr.write(
-      `[${i + 1}/${names.length}] ${label.padEnd(8)} ${name}: import ${f0(r.importMs.median)} ms (${f0(r.importMs.min)}-${f0(r.importMs.max)}), first ${f0(r.firstRequestMs)} ms, ${mb(r.dirBytes)}, heavy at import: ${r.heavyAtImport.join(' ') || '-'}\n`,
+      `[${i + 1}/${names.length}] ${label.padEnd(8)} ${name}: import ${f0(r.importMs.median)} ms (${f0(r.importMs.min)}-${f0(r.importMs.max)}), first ${f0(r.firstRequestMs)} ms, after ${f0(r.afterResponseMs)} ms, ${mb(r.dirBytes)}, heavy at import: ${r.heavyAtImport.join(' ') || '-'}, after import: ${r.heavyAfterImport.join(' ') || '-'}\n`,
     )
   }
 }
@@ -293,18 +330,18 @@ for (const [label] of roots) {
     `\n### ${label} (${label === 'baseline' ? args.baseline : args.dir}), ${RUNS} fresh processes each`,
   )
   console.log(
-    '| function | import ms median (min-max) | first request ms | RSS MB | function dir | entry | own JS | node_modules | heavy at import | heavy in function (lazy) | status |',
+    '| function | import ms median (min-max) | first request ms | after-response ms | RSS MB | function dir | entry | own JS | node_modules | heavy at import | heavy loaded by the first request | heavy in function (lazy) | status |',
   )
-  console.log('|---|---|---|---|---|---|---|---|---|---|---|')
+  console.log('|---|---|---|---|---|---|---|---|---|---|---|---|---|')
   for (const r of rs) {
     const lazy = r.heavyInFunction.filter((h) => !r.heavyAtImport.includes(h))
     console.log(
-      `| ${r.name} | ${f0(r.importMs.median)} (${f0(r.importMs.min)}-${f0(r.importMs.max)}) | ${f0(r.firstRequestMs)} | ${f0(r.rssMb)} | ${mb(r.dirBytes)} | ${kb(r.entryBytes)} | ${kb(r.ownJsBytes)} | ${mb(r.nodeModulesBytes)} | ${r.heavyAtImport.join(' ') || '-'} | ${lazy.join(' ') || '-'} | ${r.method} ${r.status} |`,
+      `| ${r.name} | ${f0(r.importMs.median)} (${f0(r.importMs.min)}-${f0(r.importMs.max)}) | ${f0(r.firstRequestMs)} | ${f0(r.afterResponseMs)} | ${f0(r.rssMb)} | ${mb(r.dirBytes)} | ${kb(r.entryBytes)} | ${kb(r.ownJsBytes)} | ${mb(r.nodeModulesBytes)} | ${r.heavyAtImport.join(' ') || '-'} | ${r.heavyAfterImport.join(' ') || '-'} | ${lazy.join(' ') || '-'} | ${r.method} ${r.status} |`,
     )
   }
   const s = summary(rs)
   console.log(
-    `\n${label}: ${s.functions} functions; median import per function: min ${f0(s.importMedianMs.min)} ms, median ${f0(s.importMedianMs.median)} ms, max ${f0(s.importMedianMs.max)} ms; function dirs ${mb(s.dirBytes.min)}-${mb(s.dirBytes.max)}, ${mb(s.totalBytes)} in all`,
+    `\n${label}: ${s.functions} functions; median import per function: min ${f0(s.importMedianMs.min)} ms, median ${f0(s.importMedianMs.median)} ms, max ${f0(s.importMedianMs.max)} ms; first request median ${f0(s.firstRequestMs.median)} ms (${f0(s.firstRequestMs.min)}-${f0(s.firstRequestMs.max)}); after-response work median ${f0(s.afterResponseMs.median)} ms (${f0(s.afterResponseMs.min)}-${f0(s.afterResponseMs.max)}); function dirs ${mb(s.dirBytes.min)}-${mb(s.dirBytes.max)}, ${mb(s.totalBytes)} in all`,
   )
 }
 if (results.baseline?.length && results.current?.length) {
@@ -320,6 +357,7 @@ const out = {
   node: process.version,
   runs: RUNS,
   filter: args.filter ?? null,
+  env: Object.keys(EXTRA_ENV),
   seconds: Math.round((Date.now() - started) / 1000),
   ...Object.fromEntries(
     roots.map(([label, root]) => [

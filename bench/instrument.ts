@@ -1,7 +1,8 @@
 // Counters for the bench's servers (never loaded by the product): HTTP requests served, SQL statements
 // sent (wrapping the driver's client), Redis requests sent (wrapping fetch to the Upstash URL: a /pipeline
 // or a script is one request), and of those the ones whose reply arrived before the request's response was
-// handed back (AsyncLocalStorage): the round trips a response can have waited for. Work scheduled after the
+// handed back (AsyncLocalStorage), and how many round trips in a row those were (requests sent together
+// count once). Work scheduled after the
 // response (metrics) starts in the same tick but answers later, so it is not among them. Plus requests in
 // flight and the process's CPU time. GET /__bench/stats answers them as JSON; bench/run.ts takes deltas around a run.
 import { AsyncLocalStorage } from 'node:async_hooks'
@@ -14,6 +15,11 @@ export interface BenchStats {
   redis: number
   /** Redis requests of a request answered before its response was returned (afterResponse work excluded). */
   redisBeforeResponse: number
+  /**
+   * Of those, the ones that left while none of the same request's other Redis requests was in flight: the
+   * round trips its response waited for one after another (requests sent together count once).
+   */
+  redisRoundTripsBeforeResponse: number
   /** HTTP requests being served now. */
   inFlight: number
   /** process.cpuUsage() user + system, microseconds. */
@@ -21,8 +27,15 @@ export interface BenchStats {
   rssBytes: number
 }
 
-const counters = { requests: 0, sql: 0, redis: 0, redisBeforeResponse: 0, inFlight: 0 }
-const requestState = new AsyncLocalStorage<{ responded: boolean }>()
+const counters = {
+  requests: 0,
+  sql: 0,
+  redis: 0,
+  redisBeforeResponse: 0,
+  redisRoundTripsBeforeResponse: 0,
+  inFlight: 0,
+}
+const requestState = new AsyncLocalStorage<{ responded: boolean; redisInFlight: number }>()
 
 export function stats(): BenchStats {
   const cpu = process.cpuUsage()
@@ -35,7 +48,7 @@ export const statsJson = (): string => JSON.stringify(stats())
 export async function serveCounted<T>(fn: () => Promise<T>): Promise<T> {
   counters.requests++
   counters.inFlight++
-  const state = { responded: false }
+  const state = { responded: false, redisInFlight: 0 }
   return requestState.run(state, async () => {
     try {
       return await fn()
@@ -54,10 +67,19 @@ function countRedis<T>(reply: Promise<T>): Promise<T> {
   counters.redis++
   const state = requestState.getStore()
   if (!state) return reply
-  return reply.then((r) => {
-    if (!state.responded) counters.redisBeforeResponse++
-    return r
-  })
+  const roundTrip = state.redisInFlight === 0
+  state.redisInFlight++
+  return reply
+    .then((r) => {
+      if (!state.responded) {
+        counters.redisBeforeResponse++
+        if (roundTrip) counters.redisRoundTripsBeforeResponse++
+      }
+      return r
+    })
+    .finally(() => {
+      state.redisInFlight--
+    })
 }
 
 /** Every statement through the Neon driver: Pool.query and a checked-out client's query both end here. */

@@ -7,6 +7,7 @@ import { afterResponse } from '../platform/background.js'
 import { nowMs } from '../platform/clock.js'
 import { type Db, getDb } from '../platform/db.js'
 import { ConfigError, deployedWarnings, env, missingRequiredSettings } from '../platform/env.js'
+import { noteResponse } from '../platform/error-reporting.js'
 import { requestId as newRequestId } from '../platform/ids.js'
 import { log, safeError } from '../platform/logger.js'
 import { recordRequest } from '../platform/metrics.js'
@@ -19,7 +20,7 @@ import { parseJson, queryObject, readBody, validate } from './validation.js'
 
 // route(): the one wrapper every API function goes through. In order: request id, required settings,
 // rate limit, authentication and authority, validation of params/query/body, the handler, one error
-// mapper, one log line, metrics after the response. Its declaration is also the OpenAPI source.
+// mapper, one log line, metrics and error reporting (a 5xx, to Sentry) after the response. Its declaration is also the OpenAPI source.
 
 export type AuthRequirement =
   | 'public'
@@ -132,6 +133,7 @@ export function route<P extends AnySchema, Q extends AnySchema, B extends AnySch
     let response: Response
     // Work the response must not wait for (a session-cache fill), started once it is ready.
     const deferred: Array<() => Promise<unknown>> = []
+    let thrown: unknown
     try {
       response = await run(spec, pattern, handler, request, requestId, {
         setPrincipal: (p) => {
@@ -140,6 +142,7 @@ export function route<P extends AnySchema, Q extends AnySchema, B extends AnySch
         later: (task) => void deferred.push(task),
       })
     } catch (err) {
+      thrown = err
       response = errorToResponse(err, requestId)
       if (!(err instanceof ProblemError)) {
         const msg = response.status === 503 ? 'database unavailable' : 'unhandled error'
@@ -159,6 +162,8 @@ export function route<P extends AnySchema, Q extends AnySchema, B extends AnySch
     })
     for (const task of deferred) afterResponse(task)
     afterResponse(() => recordRequest(spec.path, request.method, response.status, ms, requestId))
+    const { status } = response
+    noteResponse({ status, error: thrown, requestId, route: spec.path, method: request.method })
     return response
   }
   return Object.assign(fn, { spec: spec as RouteSpec })
@@ -193,9 +198,9 @@ async function run<P extends AnySchema, Q extends AnySchema, B extends AnySchema
   const url = new URL(request.url)
   const ip = clientIp(request)
   // Who is asking comes before what they sent: an anonymous bad request is a 401, not a 422. The token
-  // is verified first (CPU only); then the rate limit is counted and the session state read from Redis in
-  // ONE request (a pipeline), so an authenticated request makes one Redis round trip before its response
-  // on a warm session cache (a miss reads Postgres and fills the cache after the response).
+  // is verified first (CPU only); then the rate limit is counted and the session state read from Redis,
+  // both sent at once, so an authenticated request waits for one Redis round trip before its response on
+  // a warm session cache (a miss reads Postgres and fills the cache after the response; ADR 011).
   const open = spec.auth === 'public' || spec.auth === 'optional'
   const db = spec.db !== false || !open ? await getDb() : (undefined as unknown as Db)
   const wantsToken =

@@ -131,6 +131,10 @@ const EnvSchema = z.object({
   CRON_SECRET: optionalString,
   METRICS_TOKEN: optionalString,
   SENTRY_DSN: optionalString,
+  /** The release events are filed under (default: the commit, VERCEL_GIT_COMMIT_SHA) */
+  SENTRY_RELEASE: optionalString,
+  /** default: VERCEL_ENV, else NODE_ENV */
+  SENTRY_ENVIRONMENT: optionalString,
   LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error', 'silent']).optional().default('info'),
 })
 

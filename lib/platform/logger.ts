@@ -39,8 +39,7 @@ function hidden(key: string): boolean {
  */
 export function safeError(err: unknown): Record<string, unknown> {
   if (!(err instanceof Error)) return { value: typeof err === 'string' ? err.slice(0, 200) : typeof err }
-  const strip = (s: string | undefined) =>
-    s?.replace(/\bparams:[\s\S]*?(?=\n\s+at |$)/g, 'params: [redacted]')
+  const strip = (s: string | undefined) => (s === undefined ? s : stripBoundParams(s))
   const cause = (err as { cause?: { code?: unknown; constraint?: unknown; name?: unknown } }).cause
   return {
     name: err.name,
@@ -50,6 +49,11 @@ export function safeError(err: unknown): Record<string, unknown> {
       : {}),
     stack: strip(err.stack)?.slice(0, 4000),
   }
+}
+
+/** Text without the bound query parameters drizzle appends to its errors (`params: ...`, up to the stack). */
+export function stripBoundParams(text: string): string {
+  return text.replace(/\bparams:[\s\S]*?(?=\n\s+at |$)/g, 'params: [redacted]')
 }
 
 function configuredLevel(): keyof typeof LEVELS {

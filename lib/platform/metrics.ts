@@ -8,7 +8,7 @@ import { kv } from './redis.js'
 
 type Labels = Record<string, string>
 
-interface MetricDef {
+export interface MetricDef {
   name: string
   help: string
   type: 'counter' | 'histogram' | 'gauge'
@@ -17,19 +17,21 @@ interface MetricDef {
   buckets?: readonly number[]
 }
 
-const defs = new Map<string, MetricDef>()
 const key = (name: string) => `metrics:${name}`
 const SEP = '\u001f'
 
-function define(def: MetricDef): MetricDef {
-  defs.set(def.name, def)
-  return def
-}
-
-export const defineCounter = (name: string, help: string, labels: readonly string[]) =>
-  define({ name, help, type: 'counter', labels })
-export const defineHistogram = (name: string, help: string, labels: readonly string[], buckets: number[]) =>
-  define({ name, help, type: 'histogram', labels, buckets })
+export const defineCounter = (name: string, help: string, labels: readonly string[]): MetricDef => ({
+  name,
+  help,
+  type: 'counter',
+  labels,
+})
+export const defineHistogram = (
+  name: string,
+  help: string,
+  labels: readonly string[],
+  buckets: number[],
+): MetricDef => ({ name, help, type: 'histogram', labels, buckets })
 
 const labelField = (def: MetricDef, labels: Labels) => def.labels.map((l) => labels[l] ?? '').join(SEP)
 
@@ -153,8 +155,9 @@ export interface GaugeValue {
   series?: Array<{ labels: Labels; value: number }>
 }
 
-/** Prometheus text exposition of every defined metric, plus gauges computed at scrape time. */
+/** Prometheus text exposition of the given counters and histograms, plus gauges computed at scrape time. */
 export async function renderMetrics(
+  metrics: readonly MetricDef[],
   gauges: GaugeValue[] = [],
 ): Promise<{ body: string; contentType: string }> {
   const registry = new Registry()
@@ -170,7 +173,7 @@ export async function renderMetrics(
       }),
     } as never)
   }
-  const all = [...defs.values()]
+  const all = [...metrics]
   const hashes = await Promise.all(all.map((d) => kv().hgetall(key(d.name))))
   all.forEach((def, i) => {
     const values = def.type === 'histogram' ? histogramValues(def, hashes[i]!) : plainValues(def, hashes[i]!)

@@ -1,4 +1,5 @@
-import { createHash } from 'node:crypto'
+import { Ratelimit } from '@upstash/ratelimit'
+import type { Redis } from '@upstash/redis'
 import { nowMs } from './clock.js'
 import { env } from './env.js'
 import { warnOnce } from './logger.js'
@@ -42,7 +43,8 @@ export function rateLimitsEnabled(): boolean {
   return env().RATE_LIMITS !== 'off'
 }
 
-// In-process sliding window (previous + current fixed window, weighted), the same algorithm Upstash uses.
+// In-process sliding window (previous + current fixed window, weighted), the algorithm @upstash/ratelimit's
+// slidingWindow runs on Redis; for one process (`npm run dev`, `npm test`).
 const windows = new Map<string, { start: number; count: number; previous: number; windowMs: number }>()
 
 function limitInMemory(key: string, limit: number, windowMs: number): LimitResult {
@@ -67,93 +69,83 @@ function pruneWindows(t: number): void {
   for (const [key, w] of windows) if (t - w.start >= 2 * w.windowMs) windows.delete(key)
 }
 
-// The sliding window on Redis: the single-region script of @upstash/ratelimit (same keys, same counting),
-// run by us so that it can share one pipeline with the request's other Redis read (the session state of
-// an authenticated request): one Redis request before the response instead of two.
-const SLIDING_WINDOW = `#!lua flags=allow-key-locking
-  local currentKey  = KEYS[1]
-  local previousKey = KEYS[2]
-  local tokens      = tonumber(ARGV[1])
-  local now         = ARGV[2]
-  local window      = ARGV[3]
-  local incrementBy = tonumber(ARGV[4])
-
-  local requestsInCurrentWindow = redis.call("GET", currentKey)
-  if requestsInCurrentWindow == false then
-    requestsInCurrentWindow = 0
-  end
-  local requestsInPreviousWindow = redis.call("GET", previousKey)
-  if requestsInPreviousWindow == false then
-    requestsInPreviousWindow = 0
-  end
-  local percentageInCurrent = ( now % window ) / window
-  requestsInPreviousWindow = math.floor(( 1 - percentageInCurrent ) * requestsInPreviousWindow)
-  if incrementBy > 0 and requestsInPreviousWindow + requestsInCurrentWindow >= tokens then
-    return {-1, tokens}
-  end
-  local newValue = redis.call("INCRBY", currentKey, incrementBy)
-  if newValue == incrementBy then
-    redis.call("PEXPIRE", currentKey, window * 2 + 1000)
-  end
-  return {tokens - ( newValue + requestsInPreviousWindow ), tokens}
-`
-const SLIDING_WINDOW_SHA = createHash('sha1').update(SLIDING_WINDOW).digest('hex')
-/** How long a request waits for the limit before failing open (as @upstash/ratelimit's `timeout`). */
+/** How long a request waits for its limit before it is let through (@upstash/ratelimit's `timeout`). */
 const LIMIT_TIMEOUT_MS = 1000
 
-// Identifiers refused until their window resets, so a client hammering past its limit costs no Redis
-// request (what @upstash/ratelimit's ephemeral cache does).
+// Identifiers refused until their window resets, as @upstash/ratelimit's ephemeral cache keeps them: a
+// client hammering past its limit costs no Redis request. One map for every policy (its keys carry the
+// policy's prefix), ours so that it stays bounded and tests can clear it.
 const blocked = new Map<string, number>()
+const BLOCKED_MAX = 10_000
 
-interface WindowCall {
-  key: string
+interface Limiter {
+  redis: Redis
+  prefix: string
   limit: number
   windowMs: number
-  now: number
-  current: number
+  ratelimit: Ratelimit
 }
+const limiters = new Map<PolicyName, Limiter>()
 
-function windowCall(name: PolicyName, identifier: string): WindowCall {
+/**
+ * The sliding-window limiter of a policy on Redis (@upstash/ratelimit). Its keys are
+ * `<REDIS_PREFIX>rl:<policy>:<identifier>:<window number>`; a changed setting or client makes a new one.
+ */
+function limiterFor(name: PolicyName, redis: Redis): Limiter {
   const { limit, windowSeconds } = policy(name)
+  const prefix = `${env().REDIS_PREFIX}rl:${name}`
   const windowMs = windowSeconds * 1000
-  const now = nowMs()
-  return {
-    key: `${env().REDIS_PREFIX}rl:${name}:${identifier}`,
-    limit,
-    windowMs,
-    now,
-    current: Math.floor(now / windowMs),
-  }
+  const known = limiters.get(name)
+  if (
+    known?.redis === redis &&
+    known.prefix === prefix &&
+    known.limit === limit &&
+    known.windowMs === windowMs
+  )
+    return known
+  const ratelimit = new Ratelimit({
+    redis,
+    prefix,
+    limiter: Ratelimit.slidingWindow(limit, `${windowSeconds} s`),
+    ephemeralCache: blocked,
+    timeout: LIMIT_TIMEOUT_MS,
+    analytics: false,
+    enableTelemetry: false,
+  })
+  const made = { redis, prefix, limit, windowMs, ratelimit }
+  limiters.set(name, made)
+  return made
 }
 
-const scriptKeys = (c: WindowCall) => [`${c.key}:${c.current}`, `${c.key}:${c.current - 1}`]
-const scriptArgs = (c: WindowCall) => [c.limit, c.now, c.windowMs, 1]
-
-function fromScript(c: WindowCall, reply: unknown): LimitResult {
-  const [remaining, limit] = reply as [number, number]
-  const reset = (c.current + 1) * c.windowMs
-  const allowed = remaining >= 0
-  if (!allowed) {
-    if (blocked.size > 10_000) for (const [k, until] of blocked) if (until <= c.now) blocked.delete(k)
-    blocked.set(c.key, reset)
-  }
-  return { allowed, limit, remaining: Math.max(0, remaining), reset }
-}
-
-function isBlocked(c: WindowCall): LimitResult | undefined {
-  const until = blocked.get(c.key)
-  if (until === undefined) return undefined
-  if (until > c.now) return { allowed: false, limit: c.limit, remaining: 0, reset: until }
-  blocked.delete(c.key)
-  return undefined
-}
-
-const failOpen = (c: WindowCall, err: unknown): LimitResult => {
+function failOpen(l: Pick<Limiter, 'limit' | 'windowMs'>, err: unknown): LimitResult {
   warnOnce('ratelimit-fail-open', 'rate limit store unavailable; failing open', { err })
-  return { allowed: true, limit: c.limit, remaining: c.limit, reset: c.now + c.windowMs }
+  return { allowed: true, limit: l.limit, remaining: l.limit, reset: nowMs() + l.windowMs }
 }
 
-const isNoScript = (err: unknown) => /noscript/i.test(String(err instanceof Error ? err.message : err))
+/** Count one hit on Redis. Redis failing or slower than LIMIT_TIMEOUT_MS lets the request through. */
+async function countHit(l: Limiter, identifier: string): Promise<LimitResult> {
+  try {
+    const r = await l.ratelimit.limit(identifier)
+    if (r.reason === 'timeout')
+      return failOpen(l, new Error(`Redis did not answer in ${LIMIT_TIMEOUT_MS} ms`))
+    return { allowed: r.success, limit: r.limit, remaining: r.remaining, reset: r.reset }
+  } catch (err) {
+    return failOpen(l, err)
+  }
+}
+
+/** The refusal of an identifier still in the ephemeral cache, without asking Redis. */
+function stillBlocked(l: Limiter, identifier: string): LimitResult | undefined {
+  const until = blocked.get(`${l.prefix}:${identifier}`)
+  if (until === undefined || until <= Date.now()) return undefined
+  return { allowed: false, limit: l.limit, remaining: 0, reset: until }
+}
+
+function pruneBlocked(): void {
+  if (blocked.size <= BLOCKED_MAX) return
+  const t = Date.now()
+  for (const [k, until] of blocked) if (until <= t) blocked.delete(k)
+}
 
 /** Resolves to `fallback` after `ms` unless `p` settles first (the timer never keeps the process alive). */
 function within<T>(p: Promise<T>, ms: number, fallback: () => T): Promise<T> {
@@ -168,11 +160,22 @@ function within<T>(p: Promise<T>, ms: number, fallback: () => T): Promise<T> {
 /** What a combined call read besides the limit: the value, or `failed` when Redis could not answer. */
 export type ReadResult<T> = { ok: true; value: T | null } | { ok: false; error: unknown }
 
+function readKey<T>(key: string): Promise<ReadResult<T>> {
+  const value = kv()
+    .get<T>(key)
+    .then(
+      (v): ReadResult<T> => ({ ok: true, value: v }),
+      (error: unknown): ReadResult<T> => ({ ok: false, error }),
+    )
+  return within(value, LIMIT_TIMEOUT_MS, () => ({ ok: false, error: new Error('Redis timed out') }))
+}
+
 /**
  * Count one hit of `identifier` against a policy (`null`: no limit) and read the store key `read` (if
- * any), in ONE Redis request: a pipeline of the sliding-window script and a GET. On the in-process store
- * the same without Redis. A failing limit fails open with a logged warning (protection, not a reason to
- * refuse service); a failing read comes back as `{ ok: false }` for the caller to fall back.
+ * any). On Upstash both requests leave at once (Promise.all), so the caller waits for one Redis round
+ * trip, not two in a row (ADR 011). A failing or slow limit fails open with a logged warning (protection,
+ * not a reason to refuse service); a failing read comes back as `{ ok: false }` for the caller to fall
+ * back. A caller still refused from an earlier hit gets its 429 from memory, with no request at all.
  */
 export async function hitAndRead<T>(
   name: PolicyName | null,
@@ -182,62 +185,17 @@ export async function hitAndRead<T>(
   const redis = upstashClient()
   if (!redis) {
     const limit = name ? inMemory(name, identifier) : null
-    if (read === undefined) return { limit, read: null }
-    const value = await kv()
-      .get<T>(read)
-      .then(
-        (v): ReadResult<T> => ({ ok: true, value: v }),
-        (error: unknown): ReadResult<T> => ({ ok: false, error }),
-      )
-    return { limit, read: value }
+    return { limit, read: read === undefined ? null : await readKey<T>(read) }
   }
-  const call = name ? windowCall(name, identifier) : undefined
-  const refused = call && isBlocked(call)
-  const readKey = read === undefined ? undefined : env().REDIS_PREFIX + read
+  const limiter = name ? limiterFor(name, redis) : undefined
+  const refused = limiter && stillBlocked(limiter, identifier)
   if (refused) return { limit: refused, read: null } // a 429 needs no session
-  if (!call && readKey === undefined) return { limit: null, read: null }
-
-  type Reply = { error?: string; result: unknown }
-  const attempt = (script: 'sha' | 'text', withRead: boolean): Promise<Reply[]> => {
-    const p = redis.pipeline()
-    if (call) {
-      if (script === 'sha') p.evalsha(SLIDING_WINDOW_SHA, scriptKeys(call), scriptArgs(call))
-      else p.eval(SLIDING_WINDOW, scriptKeys(call), scriptArgs(call))
-    }
-    if (withRead && readKey !== undefined) p.get(readKey)
-    return p.exec({ keepErrors: true }) as unknown as Promise<Reply[]>
-  }
-  const failed = (error: unknown) => ({
-    limit: call ? failOpen(call, error) : null,
-    read: readKey === undefined ? null : ({ ok: false, error } as const),
-  })
-  const run = async (): Promise<{ limit: LimitResult | null; read: ReadResult<T> | null }> => {
-    let replies: Reply[]
-    try {
-      replies = await attempt('sha', true)
-      // First use on this Redis: the script is not loaded yet. EVAL loads it (once per Redis).
-      if (call && replies[0]?.error && isNoScript(replies[0].error)) {
-        replies = [(await attempt('text', false))[0]!, ...replies.slice(1)]
-      }
-    } catch (error) {
-      return failed(error)
-    }
-    const limitReply = call ? replies[0]! : undefined
-    const readReply = readKey === undefined ? undefined : replies[call ? 1 : 0]!
-    return {
-      limit: !call
-        ? null
-        : limitReply?.error
-          ? failOpen(call, new Error(limitReply.error))
-          : fromScript(call, limitReply?.result),
-      read: !readReply
-        ? null
-        : readReply.error
-          ? { ok: false, error: new Error(readReply.error) }
-          : { ok: true, value: (readReply.result ?? null) as T | null },
-    }
-  }
-  return within(run().catch(failed), LIMIT_TIMEOUT_MS, () => failed(new Error('Redis timed out')))
+  pruneBlocked()
+  const [limit, value] = await Promise.all([
+    limiter ? countHit(limiter, identifier) : null,
+    read === undefined ? null : readKey<T>(read),
+  ])
+  return { limit, read: value }
 }
 
 function inMemory(name: PolicyName, identifier: string): LimitResult {
@@ -268,4 +226,5 @@ export function rateLimitHeaders(r: LimitResult): Record<string, string> {
 export function resetRateLimits(): void {
   windows.clear()
   blocked.clear()
+  limiters.clear()
 }

@@ -7,6 +7,7 @@ import { promisify } from 'node:util'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { DetailedHealthSchema, LivenessSchema } from '../../lib/monitoring/schemas.js'
 import { configureNeonDriver, migrateNeon } from '../../lib/platform/db.js'
+import { startFakeSentry } from '../support/sentry.js'
 import { startWsProxy, type WsProxy } from '../support/ws-proxy.js'
 
 // The Vercel build output, as deployed: `npm run build:vercel` first, then `npm run test:build`.
@@ -32,12 +33,15 @@ let proxy: WsProxy | undefined
 
 // Runs in the child: argv = [handler file, method, url, "list" | "call", JSON body or ""]. Also reports
 // whether the argon2 addon (CommonJS, so in require's cache once loaded) was loaded at import and after
-// the call.
+// the call. The call's after-response work (waitUntil) is awaited before the child reports.
 const CHILD = `
 import { createRequire } from 'node:module'
 import { pathToFileURL } from 'node:url'
 const [file, method, url, mode, body] = process.argv.slice(1)
 const argon2Loaded = () => Object.keys(createRequire(import.meta.url).cache).some((f) => f.includes('/@node-rs/argon2'))
+// Vercel's request context, where @vercel/functions' waitUntil finds it: after-response work runs to its end.
+const afterResponse = []
+globalThis[Symbol.for('@vercel/request-context')] = { get: () => ({ waitUntil: (p) => void afterResponse.push(p) }) }
 const t0 = performance.now()
 const mod = await import(pathToFileURL(file).href)
 const out = { exports: Object.keys(mod).sort(), load_ms: Math.round(performance.now() - t0), argon2_at_import: argon2Loaded() }
@@ -49,6 +53,7 @@ if (mode === 'call') {
   out.body = await res.text()
   out.argon2_after_call = argon2Loaded()
 }
+while (afterResponse.length) await Promise.allSettled(afterResponse.splice(0))
 await new Promise((r) => setTimeout(r, 20))
 process.stdout.write('\\n${RESULT}' + JSON.stringify(out) + '\\n')
 process.exit(0)
@@ -253,6 +258,9 @@ describe('built functions answer Web requests (Neon driver; no Redis, no provide
     expect(res.status, res.body).toBe(200)
     expect(res.headers?.['content-type']).toMatch(/^text\/plain/)
     expect(res.body).toMatch(/^# (HELP|TYPE) /m)
+    // Counters defined by other functions' code (sign-in's) are exported by this bundle too.
+    for (const family of ['auth_events_total', 'auth_failed_logins_total', 'auth_mfa_events_total'])
+      expect(res.body).toMatch(new RegExp(`^# TYPE ${family} counter$`, 'm'))
   })
 
   it("answers a method the file does not declare with 405 problem+json and Allow (not Vercel's bare 405)", async () => {
@@ -353,5 +361,35 @@ describe('native addon @node-rs/argon2 in the bundles', () => {
       body: { email, password: `${password}x` },
     })
     expect(wrong.status, wrong.body).toBe(401)
+  })
+})
+
+describe('error reporting from the bundles (ADR 015)', () => {
+  it("a 5xx reaches Sentry's ingest with its request id, through the SDK loaded lazily from the bundle", async () => {
+    const sentry = await startFakeSentry()
+    try {
+      // A deployed environment without its settings answers 503: a 5xx without an exception.
+      const res = await invoke('api/v1/health/index', {
+        path: '/api/v1/health',
+        env: {
+          VERCEL_ENV: 'production',
+          LOG_LEVEL: 'silent',
+          SENTRY_DSN: sentry.dsn,
+          SENTRY_RELEASE: 'build-test',
+        },
+      })
+      expect(res.status).toBe(503)
+      const events = sentry.envelopes.flatMap((e) =>
+        e.items.filter((i) => i.header.type === 'event').map((i) => i.payload as Record<string, unknown>),
+      )
+      expect(events).toHaveLength(1)
+      expect(events[0]).toMatchObject({
+        level: 'error',
+        release: 'build-test',
+        tags: { request_id: res.headers?.['x-request-id'], route: '/api/v1/health', status: '503' },
+      })
+    } finally {
+      await sentry.close()
+    }
   })
 })

@@ -14,7 +14,10 @@ import { startUpstashProxy, type UpstashProxy } from '../support/upstash-proxy.j
 // client): SQL statements at the driver (tests/support/statements.ts), Redis round trips as the HTTP
 // requests reaching an Upstash proxy of this file's own (tests/support/upstash-proxy.ts, recording).
 // "Before the response" is what has reached Redis when the handler's Response is in hand; work after the
-// response (metrics, a session-cache fill) is counted apart. Order creation's budget (one transaction whose
+// response (metrics, a session-cache fill) is counted apart. The rate limit (@upstash/ratelimit) and the
+// session read are two requests sent together (ADR 011): "no request waits for another" is counted on the
+// proxy's event order (each started before the other ended), with the proxy holding its replies until
+// both have arrived, so the proof does not depend on how fast Redis answers. Order creation's budget (one transaction whose
 // statement count does not grow with its lines) is tests/services/orders-checkout.test.ts, "order creation
 // sends the same number of statements for 1 and 20 lines".
 
@@ -63,27 +66,44 @@ interface Counted {
   body: string
   /** Redis round trips before the response, each the commands of one request. */
   before: string[][]
+  /** Their spans on the proxy's event counter, in the same order. */
+  beforeSpans: UpstashProxy['spans']
   /** Redis round trips after it (background work), once it has settled. */
   after: string[][]
   statements: number
   texts: string[]
 }
 
-/** One in-process request with its statements and its Redis round trips before and after the response. */
-async function counted(path: string, token?: string): Promise<Counted> {
+/**
+ * One in-process request with its statements and its Redis round trips before and after the response.
+ * `together`: the proxy holds its replies until that many requests are in flight at once (at most 500 ms).
+ */
+async function counted(path: string, token?: string, together?: number): Promise<Counted> {
   await flushBackground()
   proxy.requests.length = 0
+  proxy.spans.length = 0
   const db = await getDb()
   let before: string[][] = []
+  let beforeSpans: UpstashProxy['spans'] = []
+  if (together) proxy.holdUntilConcurrent(together)
   const { result, statements, texts } = await countStatements(db, async () => {
     const res = await request('GET', path, { token })
     // The handler has answered: whatever reached Redis so far was awaited before the response.
     before = proxy.requests.slice()
+    beforeSpans = proxy.spans.slice()
     return { status: res.status, body: await res.text() }
   })
   await flushBackground()
-  return { ...result, before, after: proxy.requests.slice(before.length), statements, texts }
+  return { ...result, before, beforeSpans, after: proxy.requests.slice(before.length), statements, texts }
 }
+
+/** Each request started before every other one ended: none waited for another's answer. */
+function overlapping(spans: UpstashProxy['spans']): boolean {
+  return spans.every((a, i) => spans.every((b, j) => i === j || (b.end !== undefined && a.start < b.end)))
+}
+
+/** The commands of each request, in a stable order (requests sent together arrive in either order). */
+const sorted = (requests: string[][]) => requests.map((r) => r.join(' ')).sort()
 
 describe('product by id', () => {
   it('is one SQL statement and one Redis request (the rate limit), by id and by slug', async () => {
@@ -109,11 +129,12 @@ describe('product by id', () => {
     const staff = await makeUser({ role: 'staff' })
     const p = await makeProduct()
     await counted(`/api/v1/products/${p.id}`, staff.token) // warms the session cache
-    const r = await counted(`/api/v1/products/${p.id}`, staff.token)
+    const r = await counted(`/api/v1/products/${p.id}`, staff.token, 2)
     expect(r.status, r.body).toBe(200)
     expect(JSON.parse(r.body).cost_price).toBeDefined()
     expect(r.statements, r.texts.join('\n---\n')).toBe(1)
-    expect(r.before).toEqual([['EVALSHA', 'GET']])
+    expect(sorted(r.before)).toEqual(['EVALSHA', 'GET'])
+    expect(overlapping(r.beforeSpans)).toBe(true)
   })
 })
 
@@ -144,26 +165,39 @@ describe('product list and search', () => {
 })
 
 describe('an authenticated request', () => {
-  it('GET /auth/me on a warm session cache: one Redis request before the response, one statement', async () => {
+  it('GET /auth/me on a warm session cache: the limit and the session read sent together, no Redis request waiting for another; one statement', async () => {
     const { user, token } = await makeUser()
     await counted('/api/v1/auth/me', token) // cache miss: fills the session cache after the response
-    const r = await counted('/api/v1/auth/me', token)
+    const r = await counted('/api/v1/auth/me', token, 2)
     expect(r.status, r.body).toBe(200)
     expect(JSON.parse(r.body).id).toBe(user.id)
-    // The rate limit and the session state, together in one pipeline.
-    expect(r.before).toEqual([['EVALSHA', 'GET']])
+    // The rate limit (@upstash/ratelimit's script) and the session state: two requests, in flight together.
+    expect(sorted(r.before)).toEqual(['EVALSHA', 'GET'])
+    expect(overlapping(r.beforeSpans)).toBe(true)
     // Nothing but the profile read: the session state came from Redis.
     expect(r.statements, r.texts.join('\n---\n')).toBe(1)
   })
 
-  it('on a cold cache: still one Redis request before the response; the fill comes after it', async () => {
+  it('on a cold cache: still no Redis request waiting for another before the response; the fill comes after it', async () => {
     const { token } = await makeUser()
     await counted('/api/v1/health') // the rate-limit script is loaded
-    const r = await counted('/api/v1/auth/me', token)
+    const r = await counted('/api/v1/auth/me', token, 2)
     expect(r.status, r.body).toBe(200)
-    expect(r.before).toEqual([['EVALSHA', 'GET']])
+    expect(sorted(r.before)).toEqual(['EVALSHA', 'GET'])
+    expect(overlapping(r.beforeSpans)).toBe(true)
     expect(r.statements).toBe(2) // the session state, then the profile
     expect(r.after.flat()).toContain('SET')
+  })
+
+  it('a caller refused by the limit gets its next 429s from memory: no Redis request, no session read', async () => {
+    const { token } = await makeUser()
+    // A window of its own: earlier tests counted this caller's address under the same policy.
+    setEnv({ RATE_LIMIT_DEFAULT: '1/60', REDIS_PREFIX: `budget:${p8()}:` })
+    expect((await counted('/api/v1/auth/me', token)).status).toBe(200)
+    expect((await counted('/api/v1/auth/me', token)).status).toBe(429) // Redis says no, remembered
+    const r = await counted('/api/v1/auth/me', token)
+    expect(r.status).toBe(429)
+    expect(r.before).toEqual([])
   })
 })
 

@@ -17,6 +17,19 @@ export interface UpstashProxy {
    * would otherwise grow it without bound).
    */
   requests: string[][]
+  /**
+   * With `record: true`, each request of `requests` (same index) as a span on one counter of events: its
+   * start (authorised, body read) and its end (reply sent). Two requests overlapped, neither waiting for
+   * the other, when each started before the other ended.
+   */
+  spans: Array<{ start: number; end?: number }>
+  /**
+   * Hold every reply until `n` requests are in flight at once (then answer them all), or until `maxWaitMs`
+   * has passed; for one round of requests. It makes overlap certain when a client sends `n` requests
+   * together (none can be answered before the last has arrived), and a client that sends them one after
+   * another only loses `maxWaitMs`: its spans show it.
+   */
+  holdUntilConcurrent(n: number, maxWaitMs?: number): void
   close(): Promise<void>
 }
 
@@ -74,6 +87,19 @@ export async function startUpstashProxy(
   redis.off('error', onConnectError)
   const scriptShas = new Map<string, string>() // sha1(script as sent) -> sha1(script run by Redis)
   const requests: string[][] = []
+  const spans: UpstashProxy['spans'] = []
+  let clock = 0
+  let inFlight = 0
+  let hold: { n: number; release: () => void; released: Promise<void> } | undefined
+  const waitForHold = async (): Promise<void> => {
+    const h = hold
+    if (!h) return
+    if (inFlight >= h.n) {
+      hold = undefined
+      h.release()
+    }
+    await h.released
+  }
 
   function strip(script: string): { script: string; fix?: Prepared['fix'] } {
     if (!UPSTASH_SHEBANG.test(script)) return { script }
@@ -132,7 +158,17 @@ export async function startUpstashProxy(
     try {
       const body: unknown = JSON.parse(Buffer.concat(chunks).toString('utf8'))
       const commands = path === '' ? [body] : Array.isArray(body) ? body : []
-      if (record) requests.push(commands.map((c) => (Array.isArray(c) ? String(c[0]).toUpperCase() : '?')))
+      if (record) {
+        requests.push(commands.map((c) => (Array.isArray(c) ? String(c[0]).toUpperCase() : '?')))
+        const span: { start: number; end?: number } = { start: clock++ }
+        spans.push(span)
+        res.once('finish', () => {
+          span.end = clock++
+        })
+      }
+      inFlight++
+      res.once('close', () => inFlight--)
+      await waitForHold()
       if (path !== '') return send(200, await batch(body, path === '/multi-exec', base64))
       const { name, args, fix } = prepare(body)
       const reply = await redis.callBuffer(name, ...args)
@@ -164,6 +200,24 @@ export async function startUpstashProxy(
     url: `http://127.0.0.1:${address.port}`,
     token,
     requests,
+    spans,
+    holdUntilConcurrent(n, maxWaitMs = 500) {
+      let release = () => {}
+      const released = new Promise<void>((resolve) => {
+        release = resolve
+      })
+      const h = { n, release: () => {}, released }
+      const timer = setTimeout(() => {
+        if (hold === h) hold = undefined
+        release()
+      }, maxWaitMs)
+      timer.unref()
+      h.release = () => {
+        clearTimeout(timer)
+        release()
+      }
+      hold = h
+    },
     async close() {
       server.closeAllConnections()
       await new Promise<void>((resolve) => server.close(() => resolve()))

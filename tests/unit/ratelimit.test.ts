@@ -1,9 +1,11 @@
 import { randomUUID } from 'node:crypto'
+import { createServer, type Server } from 'node:http'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { setClock } from '../../lib/platform/clock.js'
 import { resetEnv } from '../../lib/platform/env.js'
 import {
   hit,
+  hitAndRead,
   type LimitResult,
   POLICIES,
   policy,
@@ -109,6 +111,36 @@ describe('hit (configured store)', () => {
     // Known from how the suite was started, not from the variables the code reads.
     expect(redisConfigured()).toBe(servicesMode)
     expect(kv().kind).toBe(servicesMode ? 'upstash' : 'memory')
+  })
+})
+
+describe('hit on an Upstash that never answers', () => {
+  let server: Server
+  const held: Array<() => void> = []
+
+  beforeEach(async () => {
+    // Accepts every request and answers none, like a Redis stuck behind a slow network.
+    server = createServer((_req, res) => void held.push(() => res.destroy()))
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+    const { port } = server.address() as { port: number }
+    process.env.UPSTASH_REDIS_REST_URL = `http://127.0.0.1:${port}`
+    process.env.UPSTASH_REDIS_REST_TOKEN = 'slow'
+    resetEnv()
+    resetKv()
+    resetRateLimits()
+  })
+
+  afterEach(async () => {
+    for (const end of held.splice(0)) end()
+    await new Promise((resolve) => server.close(resolve))
+  })
+
+  it("lets the request through once @upstash/ratelimit's timeout passes, and the session read falls back", async () => {
+    process.env.RATE_LIMIT_BULK = '4/60'
+    const r = await hitAndRead('bulk', someone(), 'session:slow')
+    expect(r.limit).toMatchObject({ allowed: true, limit: 4, remaining: 4 })
+    expect(r.read).toMatchObject({ ok: false })
+    expect(held.length).toBeGreaterThanOrEqual(2) // both requests had left, neither was answered
   })
 })
 

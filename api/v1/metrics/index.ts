@@ -1,8 +1,7 @@
 import { methods } from '../../../lib/http/methods.js'
 import { route } from '../../../lib/http/route.js'
-import { databaseGauges } from '../../../lib/monitoring/gauges.js'
 import { assertMetricsAccess } from '../../../lib/monitoring/metrics-auth.js'
-import { renderMetrics } from '../../../lib/platform/metrics.js'
+import { prometheusText } from '../../../lib/monitoring/prometheus.js'
 
 // GET /api/v1/metrics – Prometheus text exposition, aggregated across instances
 export const { GET, HEAD, OPTIONS, POST, PUT, PATCH, DELETE } = methods({
@@ -25,7 +24,7 @@ export const { GET, HEAD, OPTIONS, POST, PUT, PATCH, DELETE } = methods({
     },
     async ({ request }) => {
       assertMetricsAccess(request)
-      const { body, contentType } = await renderMetrics(await databaseGauges())
+      const { body, contentType } = await prometheusText()
       return new Response(body, { headers: { 'content-type': contentType } })
     },
   ),
