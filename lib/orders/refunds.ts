@@ -266,7 +266,8 @@ export async function settleRefundTx(
 /** pending -> succeeded: stock back when asked, statuses and history, the buyer's email, a return done. */
 async function succeeded(tx: Runner, order: FullOrder, r: Refund, actorId: string | null) {
   if (r.kind === 'unexpected_payment') return
-  if (r.restock && r.items.length > 0 && !r.stockReturnedAt) {
+  // a cancelled order's units all came back when it was cancelled (less those a refund had returned)
+  if (r.restock && r.items.length > 0 && !r.stockReturnedAt && order.status !== 'cancelled') {
     const byId = new Map(order.items.map((i) => [i.id, i]))
     await returnStock(
       tx,

@@ -103,6 +103,23 @@ describe('refund limits', () => {
     expect(await stockOf(products[0]!.id)).toBe(before + 3)
   })
 
+  it('returns stock once across a cancel whose refund failed and a restocking refund after it', async () => {
+    const { order, products } = await shippableOrder({ quantities: [2] })
+    const before = await stockOf(products[0]!.id)
+    const c = await admin().del(`/api/v1/orders/${order.id}`)
+    expect(c.status, c.text).toBe(200)
+    expect(await stockOf(products[0]!.id)).toBe(before + 2)
+    // the cancel's refund is given back (as when Stripe refuses it); staff refund again, ticking restock
+    const db = await getDb()
+    const [row] = await db.select().from(refunds).where(eq(refunds.orderId, order.id))
+    const { settleRefund } = await import('../../lib/orders/refunds.js')
+    await settleRefund(db, row!.id, { status: 'failed', failureReason: 'card closed' })
+    const again = await admin().post(`/api/v1/orders/${order.id}/refund`, { restock: true, reason: 'again' })
+    expect(again.status, again.text).toBe(200)
+    expect(again.body.financial_status).toBe('refunded')
+    expect(await stockOf(products[0]!.id)).toBe(before + 2)
+  })
+
   it('returns stock once across a return received with restock and refund', async () => {
     const buyer = await makeUser()
     const { order, items, products } = await shippableOrder({ userId: buyer.user.id, quantities: [2] })
