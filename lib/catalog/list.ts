@@ -333,8 +333,8 @@ export const ListProductsQuery = PageQuery.extend({
     )
     .optional()
     .describe('Comma-separated; products with any of them'),
-  min_price: moneyField(INT4_MAX_MINOR).optional().describe('Major units, inclusive'),
-  max_price: moneyField(INT4_MAX_MINOR).optional().describe('Major units, inclusive'),
+  min_price: moneyField(INT4_MAX_MINOR, { anyAmount: true }).optional().describe('Major units, inclusive'),
+  max_price: moneyField(INT4_MAX_MINOR, { anyAmount: true }).optional().describe('Major units, inclusive'),
   status: z.enum(productStatuses).optional().describe('Staff only (others always see active products)'),
   in_stock: Flag.optional(),
   is_featured: Flag.optional(),

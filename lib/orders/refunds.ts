@@ -17,7 +17,7 @@ import { isStripeOrder } from '../payments/start.js'
 import { StripeAmountError, stripe, toStripeAmount } from '../payments/stripe.js'
 import type { Db } from '../platform/db.js'
 import { log, safeError } from '../platform/logger.js'
-import { toMajor } from '../platform/money.js'
+import { amountStep, toMajor } from '../platform/money.js'
 import { illegalTransition, lockOrder, recordTransitions, type Transition } from './history.js'
 import { returnStock } from './stock.js'
 import { type FullOrder, loadOrder, type Runner } from './view.js'
@@ -70,17 +70,20 @@ export function refundableShippingCents(o: FullOrder): number {
   return Math.max(0, shipping - refunded)
 }
 
-/** A line's refund for q of its unrefunded units: unrefunded total x q / unrefunded quantity, the last
- *  unit taking the remainder (so the line's refunds add up to its total exactly). */
+/** A line's refund for q of its unrefunded units: unrefunded total x q / unrefunded quantity, rounded
+ *  half-up to a whole number of the currency's steps (amountStep: 0.010 for KWD), the last unit taking the
+ *  remainder (so the line's refunds add up to its total exactly). */
 export function lineRefundCents(
   item: Pick<OrderItem, 'quantity' | 'refundedQuantity' | 'totalAmountCents' | 'refundedAmountCents'>,
   q: number,
+  currency: string,
 ): number {
   const units = item.quantity - item.refundedQuantity
   const left = item.totalAmountCents - item.refundedAmountCents
   if (q >= units) return left
-  // half-up in integers; never above what is left (q < units)
-  return Math.floor((2 * left * q + units) / (2 * units))
+  // half-up in integers; never above what is left (q < units, and left is a whole number of steps)
+  const step = amountStep(currency)
+  return Math.floor((2 * left * q + units * step) / (2 * units * step)) * step
 }
 
 /** Work out what the refund covers; 422 naming the field for anything the order does not allow. */
@@ -132,7 +135,7 @@ export function planRefund(order: FullOrder, input: RefundInput): Plan {
         'exceeds_refundable',
       )
     }
-    return { item, quantity: w.quantity, amountCents: lineRefundCents(item, w.quantity) }
+    return { item, quantity: w.quantity, amountCents: lineRefundCents(item, w.quantity, order.currency) }
   })
   const shippingCents = full || input.refundShipping ? refundableShippingCents(order) : 0
   let totalCents = lines.reduce((s, l) => s + l.amountCents, 0) + shippingCents
