@@ -12,7 +12,7 @@ import { env } from '../platform/env.js'
 import { toMajor } from '../platform/money.js'
 import { rateLimitsEnabled } from '../platform/ratelimit.js'
 import { orderToken } from './access.js'
-import { CartItems, type ResolvedLine, resolveCart } from './cart.js'
+import { assertQuantityLimits, CartItems, type ResolvedLine, resolveCart } from './cart.js'
 import { recordTransitions } from './history.js'
 import { type DiscountSetting, type Pricing, priceCart } from './pricing.js'
 import { AddressSchema } from './schemas.js'
@@ -22,9 +22,9 @@ import { type FullOrder, loadOrder, orderView, type Runner } from './view.js'
 
 // Creating an order (and quoting one): the cart resolved from the catalog, priced by the pure pipeline,
 // then written in ONE transaction whose statement count does not depend on the number of lines:
-//   advisory lock per buyer -> the buyer's users row FOR KEY SHARE -> unpaid caps -> cart + settings +
-//   discount -> order row -> all lines in one INSERT -> stock in one statement -> discount redemption ->
-//   history -> confirmation email (outbox) -> Idempotency-Key answer.
+//   advisory lock per buyer email -> the buyer's users row FOR KEY SHARE -> unpaid caps -> cart +
+//   settings + discount -> order row -> all lines in one INSERT -> stock in one statement -> discount
+//   redemption -> history -> confirmation email (outbox) -> Idempotency-Key answer.
 // The payment starts after the commit (a Stripe call never holds the transaction or the stock open).
 
 export const OrderInput = z
@@ -135,6 +135,7 @@ export type Quote = z.infer<typeof QuoteSchema>
 /** POST /orders/quote: every amount and the shipping options for the address; creates nothing. */
 export async function quoteOrder(db: Db, body: OrderInputBody, principal: Principal | null): Promise<Quote> {
   const guest = guestEmail(body, principal, false)
+  assertQuantityLimits(body.items)
   let email = guest ?? ''
   if (principal) {
     const r = await db.execute(sql`select email from users where id = ${principal.userId}`)
@@ -203,6 +204,7 @@ const knownIp = (ip: string) => ip !== '' && ip !== 'unknown'
 export async function checkout(ctx: CheckoutContext): Promise<Response> {
   const { db, principal, body } = ctx
   const guest = guestEmail(body, principal, true)
+  assertQuantityLimits(body.items)
   const caller = principal ? `user:${principal.userId}` : guestCaller(guest!)
   return withIdempotency(
     { db, request: ctx.request, caller, body },
@@ -248,9 +250,18 @@ async function createOrderTx(
   const ip = knownIp(ctx.ip) ? ctx.ip : null
   return db.transaction(async (tx) => {
     const userId = principal?.userId ?? null
-    // 1. one checkout at a time per buyer: caps and per-customer discount limits count what committed
-    const lockKey = userId ? `checkout:user:${userId}` : `checkout:email:${guest}`
-    await tx.execute(sql`select pg_advisory_xact_lock(hashtextextended(${lockKey}, 0))`)
+    // 1. one checkout at a time per buyer email (trimmed, lower-cased), whether signed in or not: an
+    //    account's checkout and a guest's under its email queue on one lock, so what each counts (the
+    //    unpaid caps, the per-customer discount count) includes what the other committed. An account
+    //    also locks its id first (erasure's order: id, then email), so an email change in between cannot
+    //    split one account's checkouts over two keys.
+    if (userId) {
+      await tx.execute(sql`select pg_advisory_xact_lock(hashtextextended(${`checkout:user:${userId}`}, 0)),
+        pg_advisory_xact_lock(hashtextextended('checkout:email:' || lower(trim(email)), 0))
+        from users where id = ${userId}`)
+    } else {
+      await tx.execute(sql`select pg_advisory_xact_lock(hashtextextended(${`checkout:email:${guest}`}, 0))`)
+    }
     // 2. the buyer's account, held against erasure until the order is in (FOR KEY SHARE)
     let email = guest!
     if (userId) {
@@ -259,9 +270,14 @@ async function createOrderTx(
       if (!u || u.deleted_at) throw unauthorized('This account no longer exists.', 'account_erased')
       email = u.email
     }
-    // 3. unpaid caps, per buyer and per IP, in one statement
+    // 3. unpaid caps, in one statement: an account counts its own orders; a guest counts the orders under
+    //    its email from its client IP (an account's too: signing out buys no second allowance), so a
+    //    stranger elsewhere typing someone's email cannot use up their allowance. An unknown IP is one
+    //    address of its own (orders without an IP). The per-IP cap counts every pending order from the IP.
     const ipCapped = ip !== null && rateLimitsEnabled()
-    const buyerMatch = userId ? sql`user_id = ${userId}` : sql`user_id is null and lower(email) = ${guest}`
+    const buyerMatch = userId
+      ? sql`user_id = ${userId}`
+      : sql`lower(email) = ${guest} and client_ip is not distinct from ${ip}`
     const cr = await tx.execute(sql`
       select
         (select count(*)::int from orders where status = 'pending' and ${buyerMatch}) as buyer,
@@ -269,7 +285,9 @@ async function createOrderTx(
     const counts = rowsOf<{ buyer: number; ip: number }>(cr)[0]!
     if (Number(counts.buyer) >= e.MAX_UNPAID_ORDERS_PER_BUYER) {
       throw tooManyUnpaid(
-        `At most ${e.MAX_UNPAID_ORDERS_PER_BUYER} unpaid orders per buyer: pay or cancel one first.`,
+        userId
+          ? `At most ${e.MAX_UNPAID_ORDERS_PER_BUYER} unpaid orders per account: pay or cancel one first.`
+          : `At most ${e.MAX_UNPAID_ORDERS_PER_BUYER} unpaid orders per email from one address: pay one first.`,
       )
     }
     if (ipCapped && Number(counts.ip) >= e.MAX_UNPAID_ORDERS_PER_IP) {

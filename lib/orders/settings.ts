@@ -54,14 +54,17 @@ export interface Buyer {
 
 /**
  * The usable discount for a code (case-insensitive), or a 422 on `discount_code`: unknown or inactive,
- * not started, ended, its usage limit reached, or this buyer's own limit reached (counted by account, or
- * by the lower-cased email for guests and for the account's email).
+ * not started, ended, its usage limit reached, or this buyer's own limit reached. A code with a
+ * per-customer limit needs a signed-in buyer (guests: `sign_in_required`), and is counted against the
+ * caller's own account only (its redemptions by account, or under the account's email): a guest's typed
+ * email is never looked up, so no answer tells a stranger whether some email has used a code.
  */
 export async function findDiscount(db: Runner, code: string, buyer: Buyer): Promise<DiscountSetting> {
   const email = buyer.email.trim().toLowerCase()
-  const mine = buyer.userId
-    ? sql`(r.user_id = ${buyer.userId} or r.email = ${email})`
-    : sql`r.email = ${email}`
+  const usedByBuyer = buyer.userId
+    ? sql<number>`(select count(*)::int from discount_redemptions r
+        where r.discount_id = "discounts"."id" and (r.user_id = ${buyer.userId} or r.email = ${email}))`
+    : sql<number>`0`
   const [d] = await db
     .select({
       id: discounts.id,
@@ -76,8 +79,7 @@ export async function findDiscount(db: Runner, code: string, buyer: Buyer): Prom
       usageLimitPerCustomer: discounts.usageLimitPerCustomer,
       timesUsed: discounts.timesUsed,
       isActive: discounts.isActive,
-      usedByBuyer: sql<number>`(select count(*)::int from discount_redemptions r
-        where r.discount_id = "discounts"."id" and ${mine})`,
+      usedByBuyer,
     })
     .from(discounts)
     .where(sql`lower(${discounts.code}) = ${code.trim().toLowerCase()}`)
@@ -91,11 +93,19 @@ export async function findDiscount(db: Runner, code: string, buyer: Buyer): Prom
     throw discountProblem('discount_expired', 'This discount code has expired.')
   }
   if (d.usageLimit !== null && d.timesUsed >= d.usageLimit) throw usageLimitReached()
-  if (d.usageLimitPerCustomer !== null && Number(d.usedByBuyer) >= d.usageLimitPerCustomer) {
-    throw discountProblem(
-      'discount_customer_limit_reached',
-      'You have already used this discount code as often as it allows.',
-    )
+  if (d.usageLimitPerCustomer !== null) {
+    if (!buyer.userId) {
+      throw discountProblem(
+        'sign_in_required',
+        'Sign in to use this discount code: it is limited per customer.',
+      )
+    }
+    if (Number(d.usedByBuyer) >= d.usageLimitPerCustomer) {
+      throw discountProblem(
+        'discount_customer_limit_reached',
+        'You have already used this discount code as often as it allows.',
+      )
+    }
   }
   return {
     id: d.id,
@@ -114,7 +124,8 @@ const usageLimitReached = () =>
  * Inside the order's transaction: count one redemption with a conditional UPDATE (racing checkouts queue
  * on the discount's row, so the limit is never exceeded) and record it; 422 on `discount_code` when the
  * limit was reached meanwhile. The per-customer limit needs no lock of its own: checkout is serialised
- * per buyer, and findDiscount counted this buyer's redemptions inside the same transaction.
+ * per buyer email (account and guest alike), and findDiscount counted this buyer's redemptions inside the
+ * same transaction.
  */
 export async function redeemDiscount(
   tx: Runner,
