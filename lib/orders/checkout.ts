@@ -287,7 +287,7 @@ async function createOrderTx(
       throw tooManyUnpaid(
         userId
           ? `At most ${e.MAX_UNPAID_ORDERS_PER_BUYER} unpaid orders per account: pay or cancel one first.`
-          : `At most ${e.MAX_UNPAID_ORDERS_PER_BUYER} unpaid orders per email from one address: pay one first.`,
+          : `At most ${e.MAX_UNPAID_ORDERS_PER_BUYER} unpaid orders per email from one address: pay or cancel one first.`,
       )
     }
     if (ipCapped && Number(counts.ip) >= e.MAX_UNPAID_ORDERS_PER_IP) {

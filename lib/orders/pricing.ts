@@ -126,20 +126,20 @@ export function taxOn(amountCents: number, rateBps: number, included: boolean, s
 
 /**
  * Spread `total` over `weights` in proportion, by largest remainder: every share is the floor of its
- * exact part, and the units left over go to the largest remainders (ties: the earlier line).
+ * exact part, and the units left over go to the largest remainders (ties: the earlier line, since the
+ * sort is stable). Weights that are all 0 (a cart of free lines) get nothing: there is no proportion.
  */
 export function spread(total: number, weights: number[]): number[] {
   const sum = weights.reduce((s, w) => s + BigInt(w), 0n)
-  if (total === 0 || sum === 0n) return weights.map(() => 0)
+  if (sum === 0n) return weights.map(() => 0)
   const t = BigInt(total)
-  const parts = weights.map((w, i) => {
+  const parts = weights.map((w) => {
     const exact = t * BigInt(w)
-    return { i, share: exact / sum, remainder: exact % sum }
+    return { share: exact / sum, remainder: exact % sum }
   })
   let left = t - parts.reduce((s, p) => s + p.share, 0n)
-  const byRemainder = [...parts].sort((a, b) =>
-    a.remainder === b.remainder ? a.i - b.i : a.remainder > b.remainder ? -1 : 1,
-  )
+  // Number() keeps the sign of the difference, which is all the sort reads
+  const byRemainder = [...parts].sort((a, b) => Number(b.remainder - a.remainder))
   for (const p of byRemainder) {
     if (left === 0n) break
     p.share += 1n

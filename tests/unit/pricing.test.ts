@@ -336,3 +336,73 @@ describe('priceCart in three-decimal currencies: whole steps of 0.010', () => {
     ).toMatchObject({ code: 'price_not_chargeable', path: 'discount_code' })
   })
 })
+
+describe('priceCart refusals say what is wrong', () => {
+  const messageOf = (f: () => unknown) => {
+    try {
+      f()
+    } catch (err) {
+      return (err as ProblemError).extra.errors?.[0]?.message
+    }
+    throw new Error('expected a refusal')
+  }
+  const us = { country: 'US' }
+
+  it('names the method, the country, the minimum, the amount or the size that is refused', () => {
+    const s = settingsOf({ shippingRates: [ship('std', 'standard', 500, { countries: ['US'] })] })
+    expect(messageOf(() => priceCart({ lines: one, address: us, shippingMethod: 'drone' }, s))).toBe(
+      'No shipping method "drone" exists.',
+    )
+    expect(
+      messageOf(() => priceCart({ lines: one, address: us, shippingMethod: 'drone' }, settingsOf())),
+    ).toBe('No shipping method "drone" exists.')
+    expect(
+      messageOf(() => priceCart({ lines: one, address: { country: 'FR' }, shippingMethod: 'standard' }, s)),
+    ).toBe('The shipping method "standard" does not ship to FR.')
+    expect(messageOf(() => priceCart({ lines: one, address: { country: 'FR' } }, s))).toBe(
+      'No shipping rate ships to FR.',
+    )
+    const min: DiscountSetting = {
+      id: 'd',
+      code: 'MIN',
+      type: 'percentage',
+      percentBps: 100,
+      amountCents: null,
+      minSubtotalCents: 20_000,
+    }
+    expect(messageOf(() => priceCart({ lines: one, address: us, discount: min }, settingsOf()))).toMatch(
+      /minimum subtotal/,
+    )
+    const huge = [{ unitPriceCents: MAX_MINOR, quantity: 2 }]
+    expect(messageOf(() => priceCart({ lines: huge, address: us }, settingsOf()))).toMatch(/too large/)
+    const kwd = settingsOf({ currency: 'KWD', shippingRates: [ship('std', 'standard', 995)] })
+    const notWhole = /is not a whole number of the currency's smallest chargeable amount/
+    const odd = [{ unitPriceCents: 1235, quantity: 1 }]
+    expect(messageOf(() => priceCart({ lines: odd, address: us }, kwd))).toMatch(/^This price /)
+    expect(messageOf(() => priceCart({ lines: odd, address: us }, kwd))).toMatch(notWhole)
+    const fine = [{ unitPriceCents: 1230, quantity: 1 }]
+    expect(messageOf(() => priceCart({ lines: fine, address: us }, kwd))).toMatch(/^This shipping rate /)
+    const fixed: DiscountSetting = {
+      ...min,
+      type: 'fixed_amount',
+      percentBps: null,
+      amountCents: 5,
+      minSubtotalCents: null,
+    }
+    expect(
+      messageOf(() =>
+        priceCart({ lines: fine, address: us, discount: fixed }, settingsOf({ currency: 'KWD' })),
+      ),
+    ).toMatch(/^This discount amount /)
+  })
+
+  it('takes the cheaper of one method’s rates even when the dearer one has the lower id', () => {
+    for (const rates of [
+      [ship('b', 'standard', 500), ship('a', 'standard', 700)],
+      [ship('a', 'standard', 700), ship('b', 'standard', 500)],
+    ]) {
+      const p = priceCart({ lines: one, address: us }, settingsOf({ shippingRates: rates }))
+      expect([p.shippingRateId, p.shippingCents]).toEqual(['b', 500])
+    }
+  })
+})
