@@ -116,9 +116,12 @@ export function divHalfUp(numerator: bigint, denominator: bigint): bigint {
 const stepsHalfUp = (numerator: bigint, denominator: bigint, step: number) =>
   Number(divHalfUp(numerator, denominator * BigInt(step))) * step
 
-/** Tax on an amount at `rateBps`: added (amount x r) or included (amount x r / (1 + r)), half-up in steps. */
+/**
+ * Tax on an amount at `rateBps`: added (amount x r) or included (amount x r / (1 + r)), half-up in steps.
+ * Amounts and rates are never negative here (a line's subtotal less its share of the discount; rates are
+ * 0-10000 by the table's CHECK), and 0 of either gives 0.
+ */
 export function taxOn(amountCents: number, rateBps: number, included: boolean, step: number): number {
-  if (amountCents <= 0 || rateBps <= 0) return 0
   const a = BigInt(amountCents)
   const r = BigInt(rateBps)
   return stepsHalfUp(a * r, included ? BPS + r : BPS, step)

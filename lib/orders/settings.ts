@@ -1,6 +1,7 @@
 import { and, eq, sql } from 'drizzle-orm'
 import { discountRedemptions, discounts } from '../../db/schema/index.js'
 import { fieldError } from '../http/errors.js'
+import { nowMs } from '../platform/clock.js'
 import { rowsOf } from '../platform/db.js'
 import { env } from '../platform/env.js'
 import type { DiscountSetting, PricingSettings, ShippingRateSetting, TaxRateSetting } from './pricing.js'
@@ -25,13 +26,14 @@ export async function loadPricingSettings(db: Runner): Promise<PricingSettings> 
           'amountCents', s.amount_cents, 'freeAboveCents', s.free_above_cents,
           'minDays', s.min_days, 'maxDays', s.max_days) order by s.id)
         from shipping_rates s where s.is_active) as shipping`)
-  const row = rowsOf<{ tax: unknown; shipping: unknown }>(result)[0]
+  // a select without FROM: always one row
+  const row = rowsOf<{ tax: unknown; shipping: unknown }>(result)[0]!
   const e = env()
   return {
     currency: e.SHOP_CURRENCY,
     taxesIncluded: e.PRICES_INCLUDE_TAX,
-    taxRates: parseJsonColumn<TaxRateSetting[]>(row?.tax) ?? [],
-    shippingRates: (parseJsonColumn<ShippingRateSetting[]>(row?.shipping) ?? []).map((r) => ({
+    taxRates: parseJsonColumn<TaxRateSetting[]>(row.tax) ?? [],
+    shippingRates: (parseJsonColumn<ShippingRateSetting[]>(row.shipping) ?? []).map((r) => ({
       ...r,
       amountCents: Number(r.amountCents),
       freeAboveCents: r.freeAboveCents === null ? null : Number(r.freeAboveCents),
@@ -39,10 +41,9 @@ export async function loadPricingSettings(db: Runner): Promise<PricingSettings> 
   }
 }
 
-/** json columns arrive parsed from some drivers and as text from others */
+/** json columns arrive parsed from some drivers and as text from others (null: no rows) */
 function parseJsonColumn<T>(v: unknown): T | null {
-  if (v === null || v === undefined) return null
-  return (typeof v === 'string' ? JSON.parse(v) : v) as T
+  return (typeof v === 'string' ? JSON.parse(v) : v) as T | null
 }
 
 const discountProblem = (code: string, message: string) => fieldError('discount_code', message, code)
@@ -60,7 +61,7 @@ export interface Buyer {
  * email is never looked up, so no answer tells a stranger whether some email has used a code.
  */
 export async function findDiscount(db: Runner, code: string, buyer: Buyer): Promise<DiscountSetting> {
-  const email = buyer.email.trim().toLowerCase()
+  const email = buyer.email.toLowerCase()
   const usedByBuyer = buyer.userId
     ? sql<number>`(select count(*)::int from discount_redemptions r
         where r.discount_id = "discounts"."id" and (r.user_id = ${buyer.userId} or r.email = ${email}))`
@@ -82,14 +83,14 @@ export async function findDiscount(db: Runner, code: string, buyer: Buyer): Prom
       usedByBuyer,
     })
     .from(discounts)
-    .where(sql`lower(${discounts.code}) = ${code.trim().toLowerCase()}`)
+    .where(sql`lower(${discounts.code}) = ${code.toLowerCase()}`)
     .limit(1)
   if (!d?.isActive) throw discountProblem('invalid_discount_code', 'This discount code does not exist.')
-  const now = Date.now()
-  if (d.startsAt && d.startsAt.getTime() > now) {
+  const t = nowMs()
+  if (d.startsAt && d.startsAt.getTime() > t) {
     throw discountProblem('discount_not_started', 'This discount code is not valid yet.')
   }
-  if (d.endsAt && d.endsAt.getTime() <= now) {
+  if (d.endsAt && d.endsAt.getTime() <= t) {
     throw discountProblem('discount_expired', 'This discount code has expired.')
   }
   if (d.usageLimit !== null && d.timesUsed >= d.usageLimit) throw usageLimitReached()
@@ -148,7 +149,7 @@ export async function redeemDiscount(
     discountId: discount.id,
     orderId: r.orderId,
     userId: r.userId,
-    email: r.email.trim().toLowerCase(),
+    email: r.email.toLowerCase(),
   })
 }
 

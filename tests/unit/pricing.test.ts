@@ -349,13 +349,18 @@ describe('priceCart refusals say what is wrong', () => {
   const us = { country: 'US' }
 
   it('names the method, the country, the minimum, the amount or the size that is refused', () => {
-    const s = settingsOf({ shippingRates: [ship('std', 'standard', 500, { countries: ['US'] })] })
+    const s = settingsOf({
+      shippingRates: [
+        ship('std', 'standard', 500, { countries: ['US'] }),
+        ship('exp', 'express', 900, { countries: ['US'] }),
+      ],
+    })
     expect(messageOf(() => priceCart({ lines: one, address: us, shippingMethod: 'drone' }, s))).toBe(
       'No shipping method "drone" exists.',
     )
-    expect(
-      messageOf(() => priceCart({ lines: one, address: us, shippingMethod: 'drone' }, settingsOf())),
-    ).toBe('No shipping method "drone" exists.')
+    const none = () => priceCart({ lines: one, address: us, shippingMethod: 'drone' }, settingsOf())
+    expect(messageOf(none)).toBe('No shipping method "drone" exists.')
+    expect(problemOf(none)).toEqual({ status: 422, code: 'unknown_shipping_method', path: 'shipping_method' })
     expect(
       messageOf(() => priceCart({ lines: one, address: { country: 'FR' }, shippingMethod: 'standard' }, s)),
     ).toBe('The shipping method "standard" does not ship to FR.')
