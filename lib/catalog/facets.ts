@@ -2,7 +2,7 @@ import { type SQL, sql } from 'drizzle-orm'
 import { z } from 'zod'
 import { productStatuses, products } from '../../db/schema/index.js'
 import type { Db } from '../platform/db.js'
-import { currencyExponent, Price } from '../platform/money.js'
+import { currencyExponent, PriceBound } from '../platform/money.js'
 import type { Viewer } from './access.js'
 import {
   CatalogPaginationSchema,
@@ -38,8 +38,8 @@ export const SearchBody = z.strictObject({
       category: z.string().trim().min(1).max(200).optional().describe('Id or slug, subcategories included'),
       brand: z.array(z.string().trim().min(1).max(100)).max(50).optional().describe('Any of them'),
       tags: z.array(z.string().trim().min(1).max(50)).max(50).optional().describe('Any of them'),
-      min_price: Price.optional(),
-      max_price: Price.optional(),
+      min_price: PriceBound.optional(),
+      max_price: PriceBound.optional(),
       in_stock: z.boolean().optional(),
       is_featured: z.boolean().optional(),
       status: z.enum(productStatuses).optional().describe('Staff only'),

@@ -3,7 +3,7 @@ import { z } from 'zod'
 import { type ProductStatus, productStatuses, products } from '../../db/schema/index.js'
 import { offsetOf, PageQuery } from '../http/pagination.js'
 import type { Db } from '../platform/db.js'
-import { Price } from '../platform/money.js'
+import { PriceBound } from '../platform/money.js'
 import { escapeLike } from '../users/export.js'
 import { fieldError, type Viewer } from './access.js'
 import { isUuid } from './schemas.js'
@@ -333,8 +333,8 @@ export const ListProductsQuery = PageQuery.extend({
     )
     .optional()
     .describe('Comma-separated; products with any of them'),
-  min_price: Price.optional().describe('Major units, inclusive'),
-  max_price: Price.optional().describe('Major units, inclusive'),
+  min_price: PriceBound.optional().describe('Major units, inclusive'),
+  max_price: PriceBound.optional().describe('Major units, inclusive'),
   status: z.enum(productStatuses).optional().describe('Staff only (others always see active products)'),
   in_stock: Flag.optional(),
   is_featured: Flag.optional(),

@@ -1,6 +1,6 @@
 import { PASSWORD_MAX_LENGTH } from '../auth/password.js'
 import { env } from '../platform/env.js'
-import { currencyExponent, INT4_MAX_MINOR, MAX_MINOR, toMajor } from '../platform/money.js'
+import { amountStep, currencyExponent, INT4_MAX_MINOR, MAX_MINOR, toMajor } from '../platform/money.js'
 import type { JsonSchema } from './components.js'
 
 // Components whose limits are settings: money follows SHOP_CURRENCY (its step is the currency's minor
@@ -25,18 +25,27 @@ export function settingComponents({
 }: DocumentSettings): Record<string, JsonSchema> {
   const exponent = currencyExponent(currency)
   const step = 10 ** -exponent
+  // what a card can be charged: whole steps of amountStep (0.010 for KWD and the other three-decimal ones)
+  const chargeable = toMajor(amountStep(currency), currency)
   const unit = `${currency} in major units (at most ${exponent} decimal places)`
-  const input = (maxMinor: number, what: string): JsonSchema => ({
+  const input = (maxMinor: number, what: string, multipleOf: number, rule: string): JsonSchema => ({
     type: 'number',
     minimum: 0,
     maximum: toMajor(maxMinor, currency),
-    multipleOf: step,
-    description: `${what}: ${unit}. A decimal string of the same value is accepted too; more decimal places than the currency has are refused (422), never rounded.`,
+    multipleOf,
+    description: `${what}: ${unit}. A decimal string of the same value is accepted too; ${rule} (422), never rounded.`,
   })
+  const whole = `an amount that is not a whole number of ${chargeable} is refused`
   return {
     Money: { type: 'number', multipleOf: step, description: `An amount in ${unit}.` },
-    Price: input(INT4_MAX_MINOR, 'A catalog price'),
-    Amount: input(MAX_MINOR, 'An amount'),
+    Price: input(INT4_MAX_MINOR, 'A catalog price', chargeable, whole),
+    PriceBound: input(
+      INT4_MAX_MINOR,
+      'A price bound of a search',
+      step,
+      'more decimal places than the currency has are refused',
+    ),
+    Amount: input(MAX_MINOR, 'An amount', chargeable, whole),
     NewPassword: {
       type: 'string',
       minLength: passwordMinLength,

@@ -4,6 +4,7 @@ import { categoryShown } from '../catalog/view.js'
 import { type FieldError, ProblemError } from '../http/errors.js'
 import { Uuid } from '../http/validation.js'
 import { rowsOf } from '../platform/db.js'
+import { env } from '../platform/env.js'
 import type { Runner } from './view.js'
 
 // A cart's lines resolved against the catalog in one statement, whatever their number. Every price,
@@ -53,6 +54,34 @@ interface Row {
   v_weight: number | null
   v_track: boolean | null
   v_active: boolean | null
+}
+
+/**
+ * MAX_QUANTITY_PER_ITEM caps the units of one item (a product without variants, or a variant) in one
+ * order, summed over the lines that name it, so a single unpaid order cannot hold a product's whole
+ * stock. 422 `quantity_limit`, one error per item naming the line where its running total passes the cap.
+ */
+export function assertQuantityLimits(items: readonly CartLineInput[]): void {
+  const max = env().MAX_QUANTITY_PER_ITEM
+  const units = new Map<string, number>()
+  const errors: FieldError[] = []
+  items.forEach((item, n) => {
+    const key = item.variant_id ?? item.product_id
+    const before = units.get(key) ?? 0
+    const total = before + item.quantity
+    units.set(key, total)
+    // one error per item: the line where its running total first passes the cap
+    if (total > max && before <= max) {
+      errors.push({
+        path: `items.${n}.quantity`,
+        message: `At most ${max} units of one item per order (this cart names ${total} so far).`,
+        code: 'quantity_limit',
+      })
+    }
+  })
+  if (errors.length > 0) {
+    throw new ProblemError(422, 'quantity_limit', errors[0]!.message, { errors })
+  }
 }
 
 const uuidArray = (ids: Array<string | null>) => `{${ids.map((id) => id ?? 'NULL').join(',')}}`

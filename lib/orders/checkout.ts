@@ -2,30 +2,28 @@ import { sql } from 'drizzle-orm'
 import { z } from 'zod'
 import { orderItems, orderSources, orders } from '../../db/schema/index.js'
 import type { Principal } from '../auth/permissions.js'
-import { deliverAfterResponse, enqueueEmail } from '../email/outbox.js'
+import { enqueueEmail } from '../email/outbox.js'
 import { fieldError, ProblemError, unauthorized } from '../http/errors.js'
-import { guestCaller, type Saver, withIdempotency } from '../http/idempotency.js'
-import { json } from '../http/route.js'
-import { paymentClientSecret, startPayment } from '../payments/start.js'
+import { guestCaller, type Saver } from '../http/idempotency.js'
 import { type Db, rowsOf } from '../platform/db.js'
 import { env } from '../platform/env.js'
 import { Money, toMajor } from '../platform/money.js'
 import { rateLimitsEnabled } from '../platform/ratelimit.js'
-import { orderToken } from './access.js'
-import { CartItems, type ResolvedLine, resolveCart } from './cart.js'
+import { assertQuantityLimits, CartItems, type ResolvedLine, resolveCart } from './cart.js'
 import { recordTransitions } from './history.js'
 import { type DiscountSetting, type Pricing, priceCart } from './pricing.js'
 import { AddressSchema } from './schemas.js'
 import { findDiscount, loadPricingSettings, redeemDiscount } from './settings.js'
 import { takeStock } from './stock.js'
-import { type FullOrder, loadOrder, orderView, type Runner } from './view.js'
+import type { Runner } from './view.js'
 
 // Creating an order (and quoting one): the cart resolved from the catalog, priced by the pure pipeline,
 // then written in ONE transaction whose statement count does not depend on the number of lines:
-//   advisory lock per buyer -> the buyer's users row FOR KEY SHARE -> unpaid caps -> cart + settings +
-//   discount -> order row -> all lines in one INSERT -> stock in one statement -> discount redemption ->
-//   history -> confirmation email (outbox) -> Idempotency-Key answer.
-// The payment starts after the commit (a Stripe call never holds the transaction or the stock open).
+//   advisory lock per buyer email -> the buyer's users row FOR KEY SHARE -> unpaid caps -> cart +
+//   settings + discount -> order row -> all lines in one INSERT -> stock in one statement -> discount
+//   redemption -> history -> confirmation email (outbox) -> Idempotency-Key answer.
+// The payment starts after the commit, in lib/payments/checkout.ts (a Stripe call never holds the
+// transaction or the stock open).
 
 export const OrderInput = z
   .object({
@@ -135,6 +133,7 @@ export type Quote = z.infer<typeof QuoteSchema>
 /** POST /orders/quote: every amount and the shipping options for the address; creates nothing. */
 export async function quoteOrder(db: Db, body: OrderInputBody, principal: Principal | null): Promise<Quote> {
   const guest = guestEmail(body, principal, false)
+  assertQuantityLimits(body.items)
   let email = guest ?? ''
   if (principal) {
     const r = await db.execute(sql`select email from users where id = ${principal.userId}`)
@@ -199,46 +198,18 @@ const tooManyUnpaid = (detail: string) => new ProblemError(429, 'too_many_unpaid
 /** Whether the IP is worth counting (tests and local servers without a socket address say `unknown`). */
 const knownIp = (ip: string) => ip !== '' && ip !== 'unknown'
 
-/** POST /orders: 201 with the order (plus access_token for guests and payment.client_secret). */
-export async function checkout(ctx: CheckoutContext): Promise<Response> {
-  const { db, principal, body } = ctx
-  const guest = guestEmail(body, principal, true)
-  const caller = principal ? `user:${principal.userId}` : guestCaller(guest!)
-  return withIdempotency(
-    { db, request: ctx.request, caller, body },
-    async (saver) => {
-      const { id: orderId, emailId } = await createOrderTx(ctx, guest, saver)
-      deliverAfterResponse([emailId])
-      const order = (await loadOrder(db, orderId))!
-      const { clientSecret } = await startPayment(db, order)
-      return json(await answer(db, orderId, principal, clientSecret, order), 201)
-    },
-    async (stored) => {
-      const id = String((stored.body as { order_id?: string } | null)?.order_id ?? '')
-      const order = await loadOrder(db, id)
-      if (!order) throw new ProblemError(409, 'idempotency_key_reused', 'The order of this key is gone.')
-      return json(await answer(db, id, principal, await paymentClientSecret(order), order), stored.status)
-    },
-  )
+/**
+ * Who buys, before anything is written: the guest's email (null for a signed-in buyer), and the
+ * Idempotency-Key scope of the caller. 422 for a cart over MAX_QUANTITY_PER_ITEM.
+ */
+export function checkoutBuyer(ctx: CheckoutContext): { guest: string | null; caller: string } {
+  const guest = guestEmail(ctx.body, ctx.principal, true)
+  assertQuantityLimits(ctx.body.items)
+  return { guest, caller: ctx.principal ? `user:${ctx.principal.userId}` : guestCaller(guest!) }
 }
 
-async function answer(
-  db: Db,
-  orderId: string,
-  principal: Principal | null,
-  clientSecret: string | null,
-  loaded: FullOrder,
-) {
-  // startPayment may have stored the PaymentIntent: read the order once more when it did
-  const order = clientSecret ? ((await loadOrder(db, orderId)) ?? loaded) : loaded
-  return orderView(order, {
-    staff: principal?.permissions.has('orders.view') ?? false,
-    clientSecret,
-    accessToken: order.userId === null ? orderToken(order.id) : undefined,
-  })
-}
-
-async function createOrderTx(
+/** The order in ONE transaction (see the top of this file); `saver` stores the Idempotency-Key answer. */
+export async function createOrderTx(
   ctx: CheckoutContext,
   guest: string | null,
   saver: Saver,
@@ -248,9 +219,18 @@ async function createOrderTx(
   const ip = knownIp(ctx.ip) ? ctx.ip : null
   return db.transaction(async (tx) => {
     const userId = principal?.userId ?? null
-    // 1. one checkout at a time per buyer: caps and per-customer discount limits count what committed
-    const lockKey = userId ? `checkout:user:${userId}` : `checkout:email:${guest}`
-    await tx.execute(sql`select pg_advisory_xact_lock(hashtextextended(${lockKey}, 0))`)
+    // 1. one checkout at a time per buyer email (trimmed, lower-cased), whether signed in or not: an
+    //    account's checkout and a guest's under its email queue on one lock, so what each counts (the
+    //    unpaid caps, the per-customer discount count) includes what the other committed. An account
+    //    also locks its id first (erasure's order: id, then email), so an email change in between cannot
+    //    split one account's checkouts over two keys.
+    if (userId) {
+      await tx.execute(sql`select pg_advisory_xact_lock(hashtextextended(${`checkout:user:${userId}`}, 0)),
+        pg_advisory_xact_lock(hashtextextended('checkout:email:' || lower(trim(email)), 0))
+        from users where id = ${userId}`)
+    } else {
+      await tx.execute(sql`select pg_advisory_xact_lock(hashtextextended(${`checkout:email:${guest}`}, 0))`)
+    }
     // 2. the buyer's account, held against erasure until the order is in (FOR KEY SHARE)
     let email = guest!
     if (userId) {
@@ -259,9 +239,14 @@ async function createOrderTx(
       if (!u || u.deleted_at) throw unauthorized('This account no longer exists.', 'account_erased')
       email = u.email
     }
-    // 3. unpaid caps, per buyer and per IP, in one statement
+    // 3. unpaid caps, in one statement: an account counts its own orders; a guest counts the orders under
+    //    its email from its client IP (an account's too: signing out buys no second allowance), so a
+    //    stranger elsewhere typing someone's email cannot use up their allowance. An unknown IP is one
+    //    address of its own (orders without an IP). The per-IP cap counts every pending order from the IP.
     const ipCapped = ip !== null && rateLimitsEnabled()
-    const buyerMatch = userId ? sql`user_id = ${userId}` : sql`user_id is null and lower(email) = ${guest}`
+    const buyerMatch = userId
+      ? sql`user_id = ${userId}`
+      : sql`lower(email) = ${guest} and client_ip is not distinct from ${ip}`
     const cr = await tx.execute(sql`
       select
         (select count(*)::int from orders where status = 'pending' and ${buyerMatch}) as buyer,
@@ -269,7 +254,9 @@ async function createOrderTx(
     const counts = rowsOf<{ buyer: number; ip: number }>(cr)[0]!
     if (Number(counts.buyer) >= e.MAX_UNPAID_ORDERS_PER_BUYER) {
       throw tooManyUnpaid(
-        `At most ${e.MAX_UNPAID_ORDERS_PER_BUYER} unpaid orders per buyer: pay or cancel one first.`,
+        userId
+          ? `At most ${e.MAX_UNPAID_ORDERS_PER_BUYER} unpaid orders per account: pay or cancel one first.`
+          : `At most ${e.MAX_UNPAID_ORDERS_PER_BUYER} unpaid orders per email from one address: pay or cancel one first.`,
       )
     }
     if (ipCapped && Number(counts.ip) >= e.MAX_UNPAID_ORDERS_PER_IP) {

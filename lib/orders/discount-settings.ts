@@ -6,7 +6,7 @@ import { PageQuery, PaginationSchema, pagination } from '../http/pagination.js'
 import { Uuid } from '../http/validation.js'
 import { now } from '../platform/clock.js'
 import type { Db } from '../platform/db.js'
-import { Amount, Money, MoneyFormatError, toMajor, toMinor } from '../platform/money.js'
+import { Amount, Money, MoneyFormatError, toChargeableMinor, toMajor } from '../platform/money.js'
 import { fieldProblem, IsActiveQuery, iso, major, pageOf, uniqueViolation } from './pricing-settings.js'
 
 // Discount codes' CRUD (GET/POST /discounts, GET/PUT/DELETE /discounts/{discount_id}). `value` is a
@@ -110,7 +110,7 @@ export function percentToBps(value: number | string): number {
 function valueColumns(type: Discount['type'], value: number | string) {
   try {
     if (type === 'percentage') return { percentBps: percentToBps(value), amountCents: null }
-    const cents = toMinor(value)
+    const cents = toChargeableMinor(value)
     if (cents < 0) throw new MoneyFormatError('must not be negative')
     return { percentBps: null, amountCents: cents }
   } catch (err) {

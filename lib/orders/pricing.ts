@@ -1,8 +1,13 @@
 import { fieldError } from '../http/errors.js'
+import { amountStep, MAX_MINOR } from '../platform/money.js'
 
 // The pricing pipeline: integer minor units throughout, half-up rounding everywhere except the spreading
 // of a discount over the lines (largest remainder, so the lines sum exactly to the discount). Pure: the
 // caller loads the settings (lib/orders/settings.ts) and the catalog prices (lib/orders/cart.ts).
+// Every computed amount is a whole number of the currency's step (amountStep: 0.010 for KWD, BHD, JOD,
+// OMR and TND, whose thousandths Stripe cannot charge; one minor unit elsewhere): rounding and spreading
+// work in steps, and the inputs (prices, rates, fixed amounts) are whole steps already (refused otherwise
+// where they are entered), so every total and every refund split from it can be charged.
 //
 //   1. line subtotal = unit price x quantity;
 //   2. discount: percentage of the subtotal (half-up) or the fixed amount capped at the subtotal, spread
@@ -12,7 +17,8 @@ import { fieldError } from '../http/errors.js'
 //   4. shipping: no rates configured -> 0 and no method; otherwise the named method or the cheapest rate
 //      that ships to the address, free once subtotal - discount reaches its free_above; its tax (when the
 //      rate applies to shipping) follows the same added/included rule;
-//   5. tax = lines' tax + shipping tax; total = subtotal - discount + shipping (+ tax when added).
+//   5. tax = lines' tax + shipping tax; total = subtotal - discount + shipping (+ tax when added);
+//      422 order_too_large when subtotal + shipping + tax passes MAX_MINOR.
 
 export interface PricingLine {
   unitPriceCents: number
@@ -106,30 +112,37 @@ export function divHalfUp(numerator: bigint, denominator: bigint): bigint {
   return (2n * numerator + denominator) / (2n * denominator)
 }
 
-/** Tax on an amount at `rateBps`: added (amount x r) or included (amount x r / (1 + r)), half-up. */
-export function taxOn(amountCents: number, rateBps: number, included: boolean): number {
-  if (amountCents <= 0 || rateBps <= 0) return 0
+/** numerator / denominator in minor units, rounded half-up to a whole number of `step`s. */
+const stepsHalfUp = (numerator: bigint, denominator: bigint, step: number) =>
+  Number(divHalfUp(numerator, denominator * BigInt(step))) * step
+
+/**
+ * Tax on an amount at `rateBps`: added (amount x r) or included (amount x r / (1 + r)), half-up in steps.
+ * Amounts and rates are never negative here (a line's subtotal less its share of the discount; rates are
+ * 0-10000 by the table's CHECK), and 0 of either gives 0.
+ */
+export function taxOn(amountCents: number, rateBps: number, included: boolean, step: number): number {
   const a = BigInt(amountCents)
   const r = BigInt(rateBps)
-  return Number(included ? divHalfUp(a * r, BPS + r) : divHalfUp(a * r, BPS))
+  return stepsHalfUp(a * r, included ? BPS + r : BPS, step)
 }
 
 /**
  * Spread `total` over `weights` in proportion, by largest remainder: every share is the floor of its
- * exact part, and the units left over go to the largest remainders (ties: the earlier line).
+ * exact part, and the units left over go to the largest remainders (ties: the earlier line, since the
+ * sort is stable). Weights that are all 0 (a cart of free lines) get nothing: there is no proportion.
  */
 export function spread(total: number, weights: number[]): number[] {
   const sum = weights.reduce((s, w) => s + BigInt(w), 0n)
-  if (total === 0 || sum === 0n) return weights.map(() => 0)
+  if (sum === 0n) return weights.map(() => 0)
   const t = BigInt(total)
-  const parts = weights.map((w, i) => {
+  const parts = weights.map((w) => {
     const exact = t * BigInt(w)
-    return { i, share: exact / sum, remainder: exact % sum }
+    return { share: exact / sum, remainder: exact % sum }
   })
   let left = t - parts.reduce((s, p) => s + p.share, 0n)
-  const byRemainder = [...parts].sort((a, b) =>
-    a.remainder === b.remainder ? a.i - b.i : a.remainder > b.remainder ? -1 : 1,
-  )
+  // Number() keeps the sign of the difference, which is all the sort reads
+  const byRemainder = [...parts].sort((a, b) => Number(b.remainder - a.remainder))
   for (const p of byRemainder) {
     if (left === 0n) break
     p.share += 1n
@@ -140,8 +153,23 @@ export function spread(total: number, weights: number[]): number[] {
 
 const fieldProblem = (path: string, code: string, message: string) => fieldError(path, message, code)
 
+/** An amount set before its currency's step was enforced (an old row): refused, never rounded. */
+function assertWholeSteps(minor: number, step: number, path: string, what: string): void {
+  if (minor % step !== 0) {
+    throw fieldProblem(
+      path,
+      'price_not_chargeable',
+      `${what} is not a whole number of the currency's smallest chargeable amount; the shop must correct it.`,
+    )
+  }
+}
+
 /** The discount in minor units for a subtotal; 422 on discount_code when its minimum is not reached. */
-export function discountFor(discount: DiscountSetting | null | undefined, subtotalCents: number): number {
+export function discountFor(
+  discount: DiscountSetting | null | undefined,
+  subtotalCents: number,
+  step: number,
+): number {
   if (!discount) return 0
   if (discount.minSubtotalCents !== null && subtotalCents < discount.minSubtotalCents) {
     throw fieldProblem(
@@ -152,9 +180,11 @@ export function discountFor(discount: DiscountSetting | null | undefined, subtot
   }
   if (discount.type === 'percentage') {
     const bps = BigInt(Math.min(Math.max(discount.percentBps ?? 0, 0), 10_000))
-    return Number(divHalfUp(BigInt(subtotalCents) * bps, BPS))
+    return stepsHalfUp(BigInt(subtotalCents) * bps, BPS, step)
   }
-  return Math.min(Math.max(discount.amountCents ?? 0, 0), subtotalCents)
+  const amount = Math.max(discount.amountCents ?? 0, 0)
+  assertWholeSteps(amount, step, 'discount_code', 'This discount amount')
+  return Math.min(amount, subtotalCents)
 }
 
 /** The most specific active rate for the address: its state's, else the whole country's, else none. */
@@ -222,24 +252,22 @@ export function shippingOptions(
 
 export function priceCart(input: PricingInput, settings: PricingSettings): Pricing {
   const included = settings.taxesIncluded
+  const step = amountStep(settings.currency)
+  for (const [n, l] of input.lines.entries()) {
+    assertWholeSteps(l.unitPriceCents, step, `items.${n}`, 'This price')
+  }
   const subtotals = input.lines.map((l) => l.unitPriceCents * l.quantity)
-  for (const s of subtotals) {
-    if (!Number.isSafeInteger(s))
-      throw fieldProblem('items', 'order_too_large', 'The order amount is too large.')
-  }
   const subtotalCents = subtotals.reduce((s, x) => s + x, 0)
-  if (!Number.isSafeInteger(subtotalCents)) {
-    throw fieldProblem('items', 'order_too_large', 'The order amount is too large.')
-  }
 
-  const discountCents = discountFor(input.discount, subtotalCents)
-  const lineDiscounts = spread(discountCents, subtotals)
+  const discountCents = discountFor(input.discount, subtotalCents, step)
+  // spread whole steps: each line's share is a multiple of the step too
+  const lineDiscounts = spread(discountCents / step, subtotals).map((steps) => steps * step)
   const taxRate = taxRateFor(settings.taxRates, input.address)
   const rateBps = taxRate?.rateBps ?? 0
 
   const lines = subtotals.map((subtotal, i) => {
     const discount = lineDiscounts[i]!
-    const tax = taxOn(subtotal - discount, rateBps, included)
+    const tax = taxOn(subtotal - discount, rateBps, included, step)
     return {
       subtotalCents: subtotal,
       discountCents: discount,
@@ -284,10 +312,17 @@ export function priceCart(input: PricingInput, settings: PricingSettings): Prici
     }
   }
   const shippingCents = chosen?.amountCents ?? 0
-  const shippingTaxCents = taxRate?.appliesToShipping ? taxOn(shippingCents, rateBps, included) : 0
+  assertWholeSteps(shippingCents, step, 'shipping_method', 'This shipping rate')
+  const shippingTaxCents = taxRate?.appliesToShipping ? taxOn(shippingCents, rateBps, included, step) : 0
 
   const linesTax = lines.reduce((s, l) => s + l.taxCents, 0)
   const taxCents = linesTax + shippingTaxCents
+  // Every amount (a line's, the discount, the total) is at most subtotal + shipping + tax, so one bound
+  // (MAX_MINOR) keeps them all exact integers and exact JSON numbers in major units. Past it, the sums
+  // above may already be imprecise, but never by enough to fall back under the bound.
+  if (subtotalCents + shippingCents + taxCents > MAX_MINOR) {
+    throw fieldProblem('items', 'order_too_large', 'The order amount is too large.')
+  }
   const totalCents = discounted + shippingCents + (included ? 0 : taxCents)
   return {
     lines,

@@ -1,7 +1,7 @@
 import type { OrderItem, OrderLineQuantity, Refund } from '../../db/schema/index.js'
 import { fieldError } from '../catalog/access.js'
 import { conflict } from '../http/errors.js'
-import { toMajor } from '../platform/money.js'
+import { amountStep, toMajor } from '../platform/money.js'
 import type { FullOrder } from './view.js'
 
 // What a refund covers, worked out from the order as it is under its lock: pure, no database. A refund
@@ -59,17 +59,20 @@ export function refundableShippingCents(o: FullOrder): number {
   return Math.max(0, shipping - refunded)
 }
 
-/** A line's refund for q of its unrefunded units: unrefunded total x q / unrefunded quantity, the last
- *  unit taking the remainder (so the line's refunds add up to its total exactly). */
+/** A line's refund for q of its unrefunded units: unrefunded total x q / unrefunded quantity, rounded
+ *  half-up to a whole number of the currency's steps (amountStep: 0.010 for KWD), the last unit taking the
+ *  remainder (so the line's refunds add up to its total exactly). */
 export function lineRefundCents(
   item: Pick<OrderItem, 'quantity' | 'refundedQuantity' | 'totalAmountCents' | 'refundedAmountCents'>,
   q: number,
+  currency: string,
 ): number {
   const units = item.quantity - item.refundedQuantity
   const left = item.totalAmountCents - item.refundedAmountCents
   if (q >= units) return left
-  // half-up in integers; never above what is left (q < units)
-  return Math.floor((2 * left * q + units) / (2 * units))
+  // half-up in integers; never above what is left (q < units, and left is a whole number of steps)
+  const step = amountStep(currency)
+  return Math.floor((2 * left * q + units * step) / (2 * units * step)) * step
 }
 
 function pendingUnits(order: FullOrder, itemId: string): number {
@@ -141,7 +144,7 @@ export function planRefund(order: FullOrder, input: RefundInput): Plan {
         'exceeds_refundable',
       )
     }
-    return { item, quantity: w.quantity, amountCents: lineRefundCents(item, w.quantity) }
+    return { item, quantity: w.quantity, amountCents: lineRefundCents(item, w.quantity, order.currency) }
   })
   const shippingCents = full || input.refundShipping ? refundableShippingCents(order) : 0
   const field = input.refundShipping && lines.length === 0 ? 'refund_shipping' : 'items'

@@ -1,6 +1,7 @@
 import { and, eq, sql } from 'drizzle-orm'
 import { discountRedemptions, discounts } from '../../db/schema/index.js'
 import { fieldError } from '../http/errors.js'
+import { nowMs } from '../platform/clock.js'
 import { rowsOf } from '../platform/db.js'
 import { env } from '../platform/env.js'
 import type { DiscountSetting, PricingSettings, ShippingRateSetting, TaxRateSetting } from './pricing.js'
@@ -25,13 +26,14 @@ export async function loadPricingSettings(db: Runner): Promise<PricingSettings> 
           'amountCents', s.amount_cents, 'freeAboveCents', s.free_above_cents,
           'minDays', s.min_days, 'maxDays', s.max_days) order by s.id)
         from shipping_rates s where s.is_active) as shipping`)
-  const row = rowsOf<{ tax: unknown; shipping: unknown }>(result)[0]
+  // a select without FROM: always one row
+  const row = rowsOf<{ tax: unknown; shipping: unknown }>(result)[0]!
   const e = env()
   return {
     currency: e.SHOP_CURRENCY,
     taxesIncluded: e.PRICES_INCLUDE_TAX,
-    taxRates: parseJsonColumn<TaxRateSetting[]>(row?.tax) ?? [],
-    shippingRates: (parseJsonColumn<ShippingRateSetting[]>(row?.shipping) ?? []).map((r) => ({
+    taxRates: parseJsonColumn<TaxRateSetting[]>(row.tax) ?? [],
+    shippingRates: (parseJsonColumn<ShippingRateSetting[]>(row.shipping) ?? []).map((r) => ({
       ...r,
       amountCents: Number(r.amountCents),
       freeAboveCents: r.freeAboveCents === null ? null : Number(r.freeAboveCents),
@@ -39,10 +41,9 @@ export async function loadPricingSettings(db: Runner): Promise<PricingSettings> 
   }
 }
 
-/** json columns arrive parsed from some drivers and as text from others */
+/** json columns arrive parsed from some drivers and as text from others (null: no rows) */
 function parseJsonColumn<T>(v: unknown): T | null {
-  if (v === null || v === undefined) return null
-  return (typeof v === 'string' ? JSON.parse(v) : v) as T
+  return (typeof v === 'string' ? JSON.parse(v) : v) as T | null
 }
 
 const discountProblem = (code: string, message: string) => fieldError('discount_code', message, code)
@@ -54,14 +55,17 @@ export interface Buyer {
 
 /**
  * The usable discount for a code (case-insensitive), or a 422 on `discount_code`: unknown or inactive,
- * not started, ended, its usage limit reached, or this buyer's own limit reached (counted by account, or
- * by the lower-cased email for guests and for the account's email).
+ * not started, ended, its usage limit reached, or this buyer's own limit reached. A code with a
+ * per-customer limit needs a signed-in buyer (guests: `sign_in_required`), and is counted against the
+ * caller's own account only (its redemptions by account, or under the account's email): a guest's typed
+ * email is never looked up, so no answer tells a stranger whether some email has used a code.
  */
 export async function findDiscount(db: Runner, code: string, buyer: Buyer): Promise<DiscountSetting> {
-  const email = buyer.email.trim().toLowerCase()
-  const mine = buyer.userId
-    ? sql`(r.user_id = ${buyer.userId} or r.email = ${email})`
-    : sql`r.email = ${email}`
+  const email = buyer.email.toLowerCase()
+  const usedByBuyer = buyer.userId
+    ? sql<number>`(select count(*)::int from discount_redemptions r
+        where r.discount_id = "discounts"."id" and (r.user_id = ${buyer.userId} or r.email = ${email}))`
+    : sql<number>`0`
   const [d] = await db
     .select({
       id: discounts.id,
@@ -76,26 +80,33 @@ export async function findDiscount(db: Runner, code: string, buyer: Buyer): Prom
       usageLimitPerCustomer: discounts.usageLimitPerCustomer,
       timesUsed: discounts.timesUsed,
       isActive: discounts.isActive,
-      usedByBuyer: sql<number>`(select count(*)::int from discount_redemptions r
-        where r.discount_id = "discounts"."id" and ${mine})`,
+      usedByBuyer,
     })
     .from(discounts)
-    .where(sql`lower(${discounts.code}) = ${code.trim().toLowerCase()}`)
+    .where(sql`lower(${discounts.code}) = ${code.toLowerCase()}`)
     .limit(1)
   if (!d?.isActive) throw discountProblem('invalid_discount_code', 'This discount code does not exist.')
-  const now = Date.now()
-  if (d.startsAt && d.startsAt.getTime() > now) {
+  const t = nowMs()
+  if (d.startsAt && d.startsAt.getTime() > t) {
     throw discountProblem('discount_not_started', 'This discount code is not valid yet.')
   }
-  if (d.endsAt && d.endsAt.getTime() <= now) {
+  if (d.endsAt && d.endsAt.getTime() <= t) {
     throw discountProblem('discount_expired', 'This discount code has expired.')
   }
   if (d.usageLimit !== null && d.timesUsed >= d.usageLimit) throw usageLimitReached()
-  if (d.usageLimitPerCustomer !== null && Number(d.usedByBuyer) >= d.usageLimitPerCustomer) {
-    throw discountProblem(
-      'discount_customer_limit_reached',
-      'You have already used this discount code as often as it allows.',
-    )
+  if (d.usageLimitPerCustomer !== null) {
+    if (!buyer.userId) {
+      throw discountProblem(
+        'sign_in_required',
+        'Sign in to use this discount code: it is limited per customer.',
+      )
+    }
+    if (Number(d.usedByBuyer) >= d.usageLimitPerCustomer) {
+      throw discountProblem(
+        'discount_customer_limit_reached',
+        'You have already used this discount code as often as it allows.',
+      )
+    }
   }
   return {
     id: d.id,
@@ -114,7 +125,8 @@ const usageLimitReached = () =>
  * Inside the order's transaction: count one redemption with a conditional UPDATE (racing checkouts queue
  * on the discount's row, so the limit is never exceeded) and record it; 422 on `discount_code` when the
  * limit was reached meanwhile. The per-customer limit needs no lock of its own: checkout is serialised
- * per buyer, and findDiscount counted this buyer's redemptions inside the same transaction.
+ * per buyer email (account and guest alike), and findDiscount counted this buyer's redemptions inside the
+ * same transaction.
  */
 export async function redeemDiscount(
   tx: Runner,
@@ -137,7 +149,7 @@ export async function redeemDiscount(
     discountId: discount.id,
     orderId: r.orderId,
     userId: r.userId,
-    email: r.email.trim().toLowerCase(),
+    email: r.email.toLowerCase(),
   })
 }
 

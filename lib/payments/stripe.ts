@@ -1,6 +1,6 @@
 import type { Stripe } from 'stripe'
 import { env } from '../platform/env.js'
-import { currencyExponent } from '../platform/money.js'
+import { amountStep, currencyExponent, formatMajor, stripeExponent } from '../platform/money.js'
 
 // The Stripe client and Stripe's own currency rules. The client is created once per instance and the
 // `stripe` package is imported lazily, so functions that never pay (catalog, auth) do not load it.
@@ -44,58 +44,23 @@ export function resetStripeClient(): void {
 }
 
 // --- Currency rules ---------------------------------------------------------------------------------------
-// Stripe expresses amounts in its own minor units, which are not always ISO 4217's:
-// - zero-decimal currencies (JPY, KRW, ...) are sent as whole units;
-// - ISK and HUF are shown with 0 decimals but sent x100 (Stripe treats them as two-decimal);
-// - three-decimal currencies (KWD, BHD, JOD, OMR, TND) are sent in thousandths, and the last digit must
-//   be 0 (Stripe refuses anything it cannot settle in hundredths);
-// - everything else is two-decimal.
+// Stripe's currency table (zero-decimal, HUF/ISK x100, three-decimal ending in 0) lives in
+// lib/platform/money.ts, beside the rounding step it gives every amount the shop computes or stores.
 
-const ZERO_DECIMAL = new Set([
-  'BIF',
-  'CLP',
-  'DJF',
-  'GNF',
-  'JPY',
-  'KMF',
-  'KRW',
-  'MGA',
-  'PYG',
-  'RWF',
-  'UGX',
-  'VND',
-  'VUV',
-  'XAF',
-  'XOF',
-  'XPF',
-])
-const THREE_DECIMAL = new Set(['BHD', 'JOD', 'KWD', 'OMR', 'TND'])
-
-/** How many decimals Stripe's `amount` has for this currency. */
-export function stripeExponent(currency: string): number {
-  const c = currency.toUpperCase()
-  if (ZERO_DECIMAL.has(c)) return 0
-  if (THREE_DECIMAL.has(c)) return 3
-  return 2
-}
+export { stripeExponent }
 
 export class StripeAmountError extends Error {}
 
 /** Our minor units (ISO exponent) -> Stripe's amount; throws StripeAmountError when Stripe cannot take it. */
 export function toStripeAmount(minor: number, currency: string): number {
   if (!Number.isSafeInteger(minor) || minor < 0) throw new StripeAmountError('not a non-negative integer')
-  const shift = stripeExponent(currency) - currencyExponent(currency.toUpperCase())
-  let amount: number
-  if (shift >= 0) amount = minor * 10 ** shift
-  else {
-    const unit = 10 ** -shift
-    if (minor % unit !== 0) throw new StripeAmountError(`Stripe takes ${currency} in whole units`)
-    amount = minor / unit
+  const c = currency.toUpperCase()
+  const step = amountStep(c)
+  if (minor % step !== 0) {
+    throw new StripeAmountError(`Stripe takes ${c} amounts in steps of ${formatMajor(step, c)}`)
   }
-  if (THREE_DECIMAL.has(currency.toUpperCase()) && amount % 10 !== 0) {
-    throw new StripeAmountError(`Stripe takes ${currency} amounts in multiples of 0.010`)
-  }
-  return amount
+  const shift = stripeExponent(c) - currencyExponent(c)
+  return shift >= 0 ? minor * 10 ** shift : minor / 10 ** -shift
 }
 
 /** Stripe's amount -> our minor units (exact for every amount toStripeAmount produces). */

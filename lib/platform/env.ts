@@ -70,7 +70,8 @@ const EnvSchema = z.object({
   PRICES_INCLUDE_TAX: bool(false),
   MAX_UNPAID_ORDERS_PER_BUYER: int(3, 1),
   MAX_UNPAID_ORDERS_PER_IP: int(20, 1),
-  UNPAID_ORDER_TTL_MINUTES: int(60, 1),
+  MAX_QUANTITY_PER_ITEM: int(10, 1),
+  UNPAID_ORDER_TTL_MINUTES: int(30, 1),
   UNPAID_MANUAL_ORDER_TTL_HOURS: int(72, 1),
   RETURN_WINDOW_DAYS: int(30, 0),
   /** JSON address labels are shipped from (Shippo) */

@@ -16,6 +16,7 @@ import {
 import { orderToken } from '../../lib/orders/access.js'
 import { getDb } from '../../lib/platform/db.js'
 import { resetEnv } from '../../lib/platform/env.js'
+import { IL_ADDRESS as IL } from '../support/addresses.js'
 import { catalogTestEnv, expectProblem } from '../support/catalog.js'
 import { makeCategory, makeProductRow, makeUser, makeVariantRow } from '../support/factories.js'
 import { type CallOptions, call } from '../support/http.js'
@@ -29,15 +30,6 @@ catalogTestEnv()
 const tag = () => randomBytes(4).toString('hex')
 const db = () => getDb()
 
-const IL = {
-  first_name: 'Ada',
-  last_name: 'Buyer',
-  line1: '1 Main St',
-  city: 'Springfield',
-  state: 'IL',
-  postal_code: '62701',
-  country: 'US',
-}
 const ON = { ...IL, city: 'Toronto', state: 'ON', postal_code: 'M5V 1A1', country: 'CA' }
 
 beforeAll(async () => {

@@ -107,7 +107,8 @@ describe('erasure and orders', () => {
     // the ended session's token is not honoured: the caller is a guest, who must give an email
     expectProblem(await call('POST', '/api/v1/orders', { token: u.token, body }), 422, 'required')
     // a request authenticated just before the erasure committed meets the row check inside the transaction
-    const { checkout, OrderInput } = await import('../../lib/orders/checkout.js')
+    const { OrderInput } = await import('../../lib/orders/checkout.js')
+    const { checkout } = await import('../../lib/payments/checkout.js')
     const principal = {
       userId: u.user.id,
       sessionId: u.sessionId,

@@ -8,9 +8,10 @@ import {
   redeemDiscount,
   releaseDiscount,
 } from '../../lib/orders/settings.js'
+import { setClock } from '../../lib/platform/clock.js'
 import { getDb } from '../../lib/platform/db.js'
 import { expectProblem } from '../support/catalog.js'
-import { makeOrderWithItems } from '../support/factories.js'
+import { makeOrderWithItems, makeUser } from '../support/factories.js'
 
 // The checkout's reads of the pricing settings: active rates only, in one statement; discount codes
 // refused with a 422 on `discount_code` for each reason; a redemption counted under its limit and given
@@ -22,7 +23,7 @@ async function problemOf(p: Promise<unknown>) {
   const err = (await p.then(
     () => null,
     (e: unknown) => e,
-  )) as { status: number; code: string; extra: { errors?: Array<{ path: string }> } } | null
+  )) as { status: number; code: string; extra: { errors?: Array<{ path: string; message: string }> } } | null
   expect(err, 'expected a refusal').not.toBeNull()
   return err!
 }
@@ -78,22 +79,65 @@ describe('findDiscount and redemptions', () => {
     const d = await findDiscount(db, code.toUpperCase(), buyer())
     expect(d).toMatchObject({ code, type: 'percentage', percentBps: 1250, amountCents: null })
 
-    const cases: Array<[Partial<typeof discounts.$inferInsert>, string]> = [
-      [{ isActive: false }, 'invalid_discount_code'],
-      [{ startsAt: new Date(Date.now() + 3_600_000) }, 'discount_not_started'],
-      [{ endsAt: new Date(Date.now() - 1000) }, 'discount_expired'],
-      [{ usageLimit: 1, timesUsed: 1 }, 'discount_usage_limit_reached'],
+    const cases: Array<[Partial<typeof discounts.$inferInsert>, string, string]> = [
+      [{ isActive: false }, 'invalid_discount_code', 'This discount code does not exist.'],
+      [
+        { startsAt: new Date(Date.now() + 3_600_000) },
+        'discount_not_started',
+        'This discount code is not valid yet.',
+      ],
+      [{ endsAt: new Date(Date.now() - 1000) }, 'discount_expired', 'This discount code has expired.'],
+      [
+        { usageLimit: 1, timesUsed: 1 },
+        'discount_usage_limit_reached',
+        'This discount code has been used up.',
+      ],
+      [
+        { usageLimitPerCustomer: 2 },
+        'sign_in_required',
+        'Sign in to use this discount code: it is limited per customer.',
+      ],
     ]
-    for (const [fields, expected] of cases) {
+    for (const [fields, expected, message] of cases) {
       const c = `C-${tag()}`
       await db.insert(discounts).values({ code: c, type: 'fixed_amount', amountCents: 500, ...fields })
       const err = await problemOf(findDiscount(db, c, buyer()))
       expect(err.status).toBe(422)
       expect(err.code).toBe(expected)
-      expect(err.extra.errors?.[0]?.path).toBe('discount_code')
+      expect(err.extra.errors?.[0]).toMatchObject({ path: 'discount_code', message })
     }
     const err = await problemOf(findDiscount(db, `nope-${tag()}`, buyer()))
     expect(err.code).toBe('invalid_discount_code')
+  })
+
+  it('is usable from its start to just before its end, by the one clock; a fixed code keeps its amounts', async () => {
+    const db = await getDb()
+    const startsAt = new Date('2030-03-01T00:00:00Z')
+    const endsAt = new Date('2030-04-01T00:00:00Z')
+    const code = `Window-${tag()}`
+    await db.insert(discounts).values({
+      code,
+      type: 'fixed_amount',
+      amountCents: 500,
+      minSubtotalCents: 2000,
+      startsAt,
+      endsAt,
+    })
+    const at = async (ms: number) => {
+      setClock(() => ms)
+      try {
+        return await findDiscount(db, code, buyer()).then(
+          (d) => d,
+          (e: { code: string }) => e.code,
+        )
+      } finally {
+        setClock(undefined)
+      }
+    }
+    expect(await at(startsAt.getTime() - 1)).toBe('discount_not_started')
+    expect(await at(startsAt.getTime())).toMatchObject({ amountCents: 500, minSubtotalCents: 2000 })
+    expect(await at(endsAt.getTime() - 1)).toMatchObject({ type: 'fixed_amount', percentBps: null })
+    expect(await at(endsAt.getTime())).toBe('discount_expired')
   })
 
   it('counts a redemption under the limit, refuses past it, and gives it back on release', async () => {
@@ -103,10 +147,14 @@ describe('findDiscount and redemptions', () => {
       .insert(discounts)
       .values({ code, type: 'fixed_amount', amountCents: 500, usageLimit: 1, usageLimitPerCustomer: 1 })
       .returning()
-    const b = buyer()
+    const account = await makeUser()
+    const b = { userId: account.user.id, email: account.user.email }
     const d = await findDiscount(db, code, b)
     const first = await makeOrderWithItems({ items: [{ productId: null }] })
-    await db.transaction((tx) => redeemDiscount(tx, d, { orderId: first.order.id, ...b }))
+    // an older guest order under the account's email (before codes like this one needed an account)
+    await db.transaction((tx) =>
+      redeemDiscount(tx, d, { orderId: first.order.id, userId: null, email: b.email.toUpperCase() }),
+    )
     const [after] = await db.select().from(discounts).where(eq(discounts.id, row!.id))
     expect(after!.timesUsed).toBe(1)
 
@@ -117,10 +165,16 @@ describe('findDiscount and redemptions', () => {
     )
     expect(err.code).toBe('discount_usage_limit_reached')
 
-    // the same buyer (by email, case-insensitively) has used it up
+    // the account has used it up: its redemptions count by account and under its email
     await db.update(discounts).set({ usageLimit: 5 }).where(eq(discounts.id, row!.id))
-    const mine = await problemOf(findDiscount(db, code, { userId: null, email: b.email.toUpperCase() }))
+    const mine = await problemOf(findDiscount(db, code, b))
     expect(mine.code).toBe('discount_customer_limit_reached')
+    expect(mine.extra.errors?.[0]?.message).toBe(
+      'You have already used this discount code as often as it allows.',
+    )
+    // the account's email is compared lower-cased
+    const shouted = await problemOf(findDiscount(db, code, { ...b, email: b.email.toUpperCase() }))
+    expect(shouted.code).toBe('discount_customer_limit_reached')
 
     await db.transaction((tx) => releaseDiscount(tx, first.order.id))
     const [released] = await db.select().from(discounts).where(eq(discounts.id, row!.id))

@@ -13,15 +13,18 @@ import {
 } from '../../db/schema/index.js'
 import { driverKind, getDb } from '../../lib/platform/db.js'
 import { resetEnv } from '../../lib/platform/env.js'
+import { IL_ADDRESS as IL } from '../support/addresses.js'
 import { catalogTestEnv } from '../support/catalog.js'
 import { makeProductRow, makeUser, makeVariantRow } from '../support/factories.js'
 import { call } from '../support/http.js'
+import { holdNextQuery } from '../support/query-hold.js'
 import { countStatements } from '../support/statements.js'
 
 // Issue 9's checkout races on real PostgreSQL through the Neon driver (PGlite runs one query at a time, so
 // these prove nothing there): racing buyers never oversell, one variant on two lines takes both, a
-// discount's usage limit holds, one buyer's checkouts are serialised at the unpaid cap, and the
-// transaction's size does not grow with the cart.
+// discount's usage limit holds, one buyer's checkouts are serialised at the unpaid cap (an account's and
+// a guest's under its email on one lock, issue 15 defect 10), and the transaction's size does not grow
+// with the cart.
 
 catalogTestEnv()
 beforeEach(() => {
@@ -30,15 +33,6 @@ beforeEach(() => {
 })
 
 const tag = () => randomBytes(4).toString('hex')
-const IL = {
-  first_name: 'Ada',
-  last_name: 'Buyer',
-  line1: '1 Main St',
-  city: 'Springfield',
-  state: 'IL',
-  postal_code: '62701',
-  country: 'US',
-}
 const guestOrder = (items: unknown[], extra: Record<string, unknown> = {}) =>
   call('POST', '/api/v1/orders', {
     body: { items, shipping_address: IL, customer_email: `race-${tag()}@example.test`, ...extra },
@@ -186,6 +180,54 @@ describe('checkout races', () => {
     expect(Number((r as unknown as { rows: Array<{ n: number }> }).rows[0]!.n)).toBe(3)
   })
 
+  it('an account checkout and a guest checkout under its email queue on one lock: the cap holds across them', async () => {
+    // Both count the orders under the email from this address (the guest cap counts the account's
+    // too), so they must not interleave: the account's checkout is held after its counts, inside its
+    // transaction, and the guest's must wait for it, then see its order. With a lock per account id and
+    // another per guest email, the guest would pass the cap on the count before the account's commit.
+    process.env.MAX_UNPAID_ORDERS_PER_BUYER = '2'
+    resetEnv()
+    const buyer = await makeUser({ role: 'customer', email: `one-lock-${tag()}@example.test` })
+    const [a, b, c] = await Promise.all(
+      Array.from({ length: 3 }, () => makeProductRow({ inventoryQuantity: 10, priceCents: 1000 })),
+    )
+    const from = '198.51.100.77'
+    const order = (productId: string, who: { token?: string; customer_email?: string }) =>
+      call('POST', '/api/v1/orders', {
+        socketAddress: from,
+        token: who.token,
+        body: {
+          items: [{ product_id: productId, quantity: 1 }],
+          shipping_address: IL,
+          ...(who.customer_email ? { customer_email: who.customer_email } : {}),
+        },
+      })
+    expect((await order(a!.id, { token: buyer.token })).status).toBe(201)
+    const held = holdNextQuery(
+      db,
+      (text, params) =>
+        text.includes("from orders where status = 'pending'") && params.includes(buyer.user.id),
+    )
+    try {
+      const account = order(b!.id, { token: buyer.token })
+      await held.reached
+      const guest = order(c!.id, { customer_email: buyer.user.email.toUpperCase() })
+      const early = await Promise.race([guest, new Promise<null>((r) => setTimeout(() => r(null), 1500))])
+      expect(early, 'the guest checkout did not wait for the account’s').toBeNull()
+      held.release()
+      const [mine, theirs] = await Promise.all([account, guest])
+      expect(mine.status, mine.text).toBe(201)
+      expect(theirs.status, theirs.text).toBe(429)
+      expect(theirs.body.code).toBe('too_many_unpaid_orders')
+    } finally {
+      held.restore()
+    }
+    const r = await db.execute(
+      sql`select count(*)::int as n from orders where lower(email) = ${buyer.user.email} and client_ip = ${from} and status = 'pending'`,
+    )
+    expect(Number((r as unknown as { rows: Array<{ n: number }> }).rows[0]!.n)).toBe(2)
+  })
+
   it('order creation sends the same number of statements for 1 and 20 lines', async () => {
     const items = await Promise.all(
       Array.from({ length: 20 }, () => makeProductRow({ priceCents: 100, inventoryQuantity: 5 })),
@@ -228,11 +270,14 @@ describe('checkout races', () => {
       if (erased!.status === 204) {
         // erased: any order placed before it was scrubbed, none placed for the account after it
         expect(own!.status).not.toBe(201)
-        // a guest order that waited for the erasure is a new order by whoever gives that email now
+        // a guest order that waited for the erasure is a new order by whoever gives that email now:
+        // written after the erasure (its lines are stamped once the checkout holds the email's lock; the
+        // order's created_at is its transaction's start, which may come before it waited)
         const [u] = await db.select().from(users).where(eq(users.id, buyer.user.id))
         for (const o of left) {
           expect(o.userId).toBeNull()
-          expect(o.createdAt.getTime()).toBeGreaterThanOrEqual(u!.deletedAt!.getTime())
+          const lines = await db.select().from(orderItems).where(eq(orderItems.orderId, o.id))
+          for (const l of lines) expect(l.createdAt.getTime()).toBeGreaterThanOrEqual(u!.deletedAt!.getTime())
         }
       } else {
         // an order won the race: erasure refused while it is open, nothing scrubbed

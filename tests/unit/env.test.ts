@@ -71,6 +71,8 @@ describe('defaults', () => {
       RATE_LIMITS: undefined,
       MAX_LOGIN_ATTEMPTS: undefined,
       ACCOUNT_LOCKOUT_DURATION: undefined,
+      UNPAID_ORDER_TTL_MINUTES: undefined,
+      MAX_QUANTITY_PER_ITEM: undefined,
     })
   })
 
@@ -89,6 +91,11 @@ describe('defaults', () => {
     expect(e.ACCOUNT_LOCKOUT_DURATION).toBe(1800)
     expect(e.MAX_BODY_BYTES).toBe(1_000_000)
     expect(e.PRICES_INCLUDE_TAX).toBe(false)
+  })
+
+  it('releases unpaid Stripe orders after 30 minutes and caps an item at 10 units per order', () => {
+    expect(env().UNPAID_ORDER_TTL_MINUTES).toBe(30)
+    expect(env().MAX_QUANTITY_PER_ITEM).toBe(10)
   })
 
   it('reads a configured value as a number', () => {

@@ -4,9 +4,13 @@ import { validate } from '../../lib/http/validation.js'
 import { resetEnv } from '../../lib/platform/env.js'
 import {
   Amount,
+  amountStep,
   currencyExponent,
+  formatMajor,
   MoneyFormatError,
   Price,
+  PriceBound,
+  toChargeableMinor,
   toMajor,
   toMinor,
 } from '../../lib/platform/money.js'
@@ -191,5 +195,29 @@ describe('the Amount and Price fields', () => {
     resetEnv()
     expect(Body.parse({ price: 1500 })).toEqual({ price: 1500 })
     expect(Body.safeParse({ price: 15.5 }).success).toBe(false)
+  })
+})
+
+describe('the rounding step of a currency (what a card payment can charge)', () => {
+  it('is 0.010 for three-decimal currencies and one minor unit for the rest', () => {
+    for (const c of ['KWD', 'BHD', 'JOD', 'OMR', 'TND', 'kwd']) expect(amountStep(c)).toBe(10)
+    for (const c of ['USD', 'EUR', 'JPY', 'KRW', 'HUF', 'ISK']) expect(amountStep(c)).toBe(1)
+    // a three-decimal currency outside Stripe's three-decimal list is still charged in hundredths
+    expect(amountStep('LYD')).toBe(10)
+  })
+
+  it('refuses a price that is not whole steps, naming the step; price filters take any amount', () => {
+    expect(toChargeableMinor('1.230', 'KWD')).toBe(1230)
+    expect(() => toChargeableMinor('1.235', 'KWD')).toThrow(/steps of 0\.010/)
+    expect(toChargeableMinor('29.99', 'USD')).toBe(2999)
+    expect(formatMajor(10, 'KWD')).toBe('0.010')
+    process.env.SHOP_CURRENCY = 'KWD'
+    resetEnv()
+    const Item = z.object({ price: Price })
+    const Filter = z.object({ price: PriceBound })
+    expect(Item.safeParse({ price: 1.235 }).success).toBe(false)
+    expect(Item.parse({ price: 1.23 })).toEqual({ price: 1230 })
+    expect(z.object({ amount: Amount }).safeParse({ amount: 1.235 }).success).toBe(false)
+    expect(Filter.parse({ price: 1.235 })).toEqual({ price: 1235 })
   })
 })

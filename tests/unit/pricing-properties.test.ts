@@ -11,26 +11,31 @@ import {
 } from '../../lib/orders/pricing.js'
 
 // The pricing pipeline over random carts, rates and discounts, with taxes added and included, in
-// currencies of 0, 2 and 3 decimals (JPY, USD, KWD: amounts scaled to each). Every amount is checked
-// against a reference written separately here in BigInt (quotient and remainder, not the pipeline's
-// formula), and the sums are checked to be exact.
+// currencies of 0, 2 and 3 decimals (JPY, USD, KWD: amounts scaled to each, and KWD's in whole steps of
+// 0.010, the smallest amount Stripe charges). Every amount is checked against a reference written
+// separately here in BigInt (quotient and remainder, not the pipeline's formula), and the sums are
+// checked to be exact.
 
 const CURRENCIES = { JPY: 0, USD: 2, KWD: 3 } as const
 type Currency = keyof typeof CURRENCIES
+/** minor units per rounding step, written out here rather than taken from lib/platform/money */
+const STEP: Record<Currency, number> = { JPY: 1, USD: 1, KWD: 10 }
 
 /** round(a / b) half-up for a >= 0, b > 0: the quotient, plus one when the remainder is at least half. */
 function refHalfUp(a: bigint, b: bigint): bigint {
   const q = a / b
   return 2n * (a % b) >= b ? q + 1n : q
 }
-function refTax(amount: number, rateBps: number, included: boolean): number {
+/** a / b in minor units, rounded half-up to whole steps */
+const refSteps = (a: bigint, b: bigint, step: number) => Number(refHalfUp(a, b * BigInt(step))) * step
+function refTax(amount: number, rateBps: number, included: boolean, step: number): number {
   if (amount <= 0 || rateBps <= 0) return 0
   const a = BigInt(amount) * BigInt(rateBps)
-  return Number(refHalfUp(a, included ? 10_000n + BigInt(rateBps) : 10_000n))
+  return refSteps(a, included ? 10_000n + BigInt(rateBps) : 10_000n, step)
 }
-function refDiscount(d: DiscountSetting | null, subtotal: number): number {
+function refDiscount(d: DiscountSetting | null, subtotal: number, step: number): number {
   if (!d) return 0
-  if (d.type === 'percentage') return Number(refHalfUp(BigInt(subtotal) * BigInt(d.percentBps!), 10_000n))
+  if (d.type === 'percentage') return refSteps(BigInt(subtotal) * BigInt(d.percentBps!), 10_000n, step)
   return Math.min(d.amountCents!, subtotal)
 }
 function refTaxRate(rates: TaxRateSetting[], country: string, state: string | null) {
@@ -53,9 +58,15 @@ function refShipping(rates: ShippingRateSetting[], country: string, discounted: 
 
 const scale = (c: Currency) => 10 ** CURRENCIES[c]
 
+/** whole steps of the currency from min to max minor units */
+const stepped = (currency: Currency, min: number, max: number) =>
+  fc
+    .integer({ min: Math.ceil(min / STEP[currency]), max: Math.floor(max / STEP[currency]) })
+    .map((n) => n * STEP[currency])
+
 const arbCase = fc.constantFrom<Currency>('JPY', 'USD', 'KWD').chain((currency) => {
   const s = scale(currency)
-  const price = fc.integer({ min: 0, max: 5_000 * s })
+  const price = stepped(currency, 0, 5_000 * s)
   const line = fc.record({ unitPriceCents: price, quantity: fc.integer({ min: 1, max: 50 }) })
   const place = fc.record({
     country: fc.constantFrom('US', 'CA', 'DE'),
@@ -70,8 +81,8 @@ const arbCase = fc.constantFrom<Currency>('JPY', 'USD', 'KWD').chain((currency) 
   const shippingRate = fc.record({
     method: fc.constantFrom('standard', 'express', 'pickup'),
     countries: fc.constantFrom([] as string[], ['US'], ['CA'], ['US', 'CA'], ['DE']),
-    amountCents: fc.integer({ min: 0, max: 100 * s }),
-    freeAboveCents: fc.option(fc.integer({ min: 0, max: 500 * s }), { nil: null }),
+    amountCents: stepped(currency, 0, 100 * s),
+    freeAboveCents: fc.option(stepped(currency, 0, 500 * s), { nil: null }),
   })
   const discount = fc.option(
     fc.oneof(
@@ -84,10 +95,7 @@ const arbCase = fc.constantFrom<Currency>('JPY', 'USD', 'KWD').chain((currency) 
         type: fc.constant('fixed_amount' as const),
         percentBps: fc.constant(null),
         // below and above typical subtotals
-        amountCents: fc.oneof(
-          fc.integer({ min: 0, max: 50 * s }),
-          fc.integer({ min: 0, max: 10_000_000 * s }),
-        ),
+        amountCents: fc.oneof(stepped(currency, 0, 50 * s), stepped(currency, 0, 10_000_000 * s)),
       }),
     ),
     { nil: null },
@@ -103,7 +111,7 @@ const arbCase = fc.constantFrom<Currency>('JPY', 'USD', 'KWD').chain((currency) 
     }),
     shippingRates: fc.array(shippingRate, { maxLength: 5 }),
     discount,
-    minSubtotal: fc.option(fc.integer({ min: 0, max: 2_000 * s }), { nil: null }),
+    minSubtotal: fc.option(stepped(currency, 0, 2_000 * s), { nil: null }),
   })
 })
 
@@ -133,8 +141,9 @@ describe('priceCart properties', () => {
     fc.assert(
       fc.property(arbCase, (c) => {
         const { settings, discount } = build(c)
+        const step = STEP[c.currency]
         const subtotal = c.lines.reduce((s, l) => s + l.unitPriceCents * l.quantity, 0)
-        const expectedDiscount = refDiscount(discount, subtotal)
+        const expectedDiscount = refDiscount(discount, subtotal, step)
         const expectedShipping = refShipping(
           settings.shippingRates,
           c.address.country,
@@ -183,17 +192,19 @@ describe('priceCart properties', () => {
           expect(l.subtotalCents).toBe(input.unitPriceCents * input.quantity)
           expect(l.discountCents).toBeGreaterThanOrEqual(0)
           expect(l.discountCents).toBeLessThanOrEqual(l.subtotalCents)
-          expect(l.taxCents).toBe(refTax(l.subtotalCents - l.discountCents, bps, included))
+          expect(l.taxCents).toBe(refTax(l.subtotalCents - l.discountCents, bps, included, step))
           expect(l.totalCents).toBe(l.subtotalCents - l.discountCents + (included ? 0 : l.taxCents))
-          for (const v of Object.values(l)) expect(v).toBeGreaterThanOrEqual(0)
+          for (const v of Object.values(l)) expect(v >= 0 && v % step === 0).toBe(true)
         })
 
         // shipping tax only when the address's rate applies to shipping
-        expect(p.shippingTaxCents).toBe(rate?.appliesToShipping ? refTax(p.shippingCents, bps, included) : 0)
+        expect(p.shippingTaxCents).toBe(
+          rate?.appliesToShipping ? refTax(p.shippingCents, bps, included, step) : 0,
+        )
         expect(p.taxRate?.id ?? null).toBe(rate?.id ?? null)
         if (settings.shippingRates.length === 0) expect(p.shippingMethod).toBeNull()
         for (const v of [p.subtotalCents, p.discountCents, p.shippingCents, p.taxCents, p.totalCents]) {
-          expect(Number.isSafeInteger(v) && v >= 0).toBe(true)
+          expect(Number.isSafeInteger(v) && v >= 0 && v % step === 0).toBe(true)
         }
         // with taxes included, the tax is a part of what is paid, never more
         if (included) expect(p.taxCents).toBeLessThanOrEqual(p.totalCents)

@@ -1,8 +1,9 @@
 import { methods } from '../../../lib/http/methods.js'
 import { json, route } from '../../../lib/http/route.js'
-import { checkout, OrderInput } from '../../../lib/orders/checkout.js'
+import { OrderInput } from '../../../lib/orders/checkout.js'
 import { ListOrdersQuery, listOrders, OrderListSchema } from '../../../lib/orders/read.js'
 import { OrderSchema } from '../../../lib/orders/view.js'
+import { checkout } from '../../../lib/payments/checkout.js'
 
 export const { GET, HEAD, OPTIONS, POST, PUT, PATCH, DELETE } = methods({
   // GET /api/v1/orders – a customer's own orders; staff with orders.view: all
@@ -31,8 +32,10 @@ export const { GET, HEAD, OPTIONS, POST, PUT, PATCH, DELETE } = methods({
         'Anyone may order. Signed-in buyers order under their account email (`customer_email` is a 422); ' +
         'guests must give `customer_email` and get `access_token` (send it as X-Order-Token). Prices come ' +
         'from the catalog; stock is taken for every tracked item or none (409 out_of_stock naming the ' +
-        'line). At most MAX_UNPAID_ORDERS_PER_BUYER pending orders per account or guest email and ' +
-        'MAX_UNPAID_ORDERS_PER_IP per address (429 too_many_unpaid_orders). `Idempotency-Key` replays ' +
+        'line), at most MAX_QUANTITY_PER_ITEM units of one item (422 quantity_limit naming the line). At ' +
+        'most MAX_UNPAID_ORDERS_PER_BUYER pending orders per account, or per guest email from one client ' +
+        'IP, and MAX_UNPAID_ORDERS_PER_IP per address (429 too_many_unpaid_orders). A discount code ' +
+        'limited per customer needs a signed-in buyer (422 sign_in_required). `Idempotency-Key` replays ' +
         'the first answer for the same body (409 for another).',
       tags: ['orders'],
       auth: 'optional',

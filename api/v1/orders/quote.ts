@@ -11,8 +11,9 @@ export const { GET, HEAD, OPTIONS, POST, PUT, PATCH, DELETE } = methods({
       description:
         'The same body as POST /orders. Answers every amount (catalog prices; a client price field is ' +
         'ignored) and `shipping_options` for the address, cheapest first; creates, reserves and redeems ' +
-        'nothing. Signed-in buyers may not send `customer_email`; guests may (it counts towards a ' +
-        'discount’s per-customer limit).',
+        'nothing. Signed-in buyers may not send `customer_email`; guests may (it changes nothing). A ' +
+        'discount code limited per customer needs a signed-in buyer (guests: 422 sign_in_required). At ' +
+        'most MAX_QUANTITY_PER_ITEM units of one item (422 quantity_limit naming the line).',
       tags: ['orders'],
       auth: 'optional',
       body: OrderInput,
