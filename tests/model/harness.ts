@@ -171,6 +171,16 @@ export async function replay(server: SetupServer) {
       await w.quiet()
       await w.check(`opening ${g!.label}`)
     },
+    /** open matching gates, one at a time, until none waits (retries park again: they are opened too) */
+    drain: async (label: RegExp) => {
+      for (let i = gates.waiting.findIndex((g) => label.test(g.label)); i >= 0; ) {
+        const [g] = gates.waiting.splice(i, 1)
+        g!.open()
+        await w.quiet()
+        await w.check(`opening ${g!.label}`)
+        i = gates.waiting.findIndex((x) => label.test(x.label))
+      }
+    },
     /** open every gate, let everything finish, settle and check the books at quiescence */
     finish: async () => {
       w.gates = openGates

@@ -88,6 +88,8 @@ export class World {
   lastOpened = ''
   checks = 0
   checkMs = 0
+  /** the gate count when the books were last read: commands decide from books no gate has changed since */
+  private booksAt = -1
   private als = new AsyncLocalStorage<Op>()
   private nextId = 1
 
@@ -234,6 +236,7 @@ export class World {
     this.ledger.observe(books)
     const problems = checkBooks(books, this.stripe, this.ledger)
     this.books = books
+    this.booksAt = this.opened
     for (const p of problems) this.fail(`after ${step}: ${p}`)
     this.raise()
   }
@@ -243,6 +246,7 @@ export class World {
     const books = await readBooks(this.shop)
     this.ledger.observe(books)
     this.books = books
+    this.booksAt = this.opened
     for (const p of [...checkBooks(books, this.stripe, this.ledger), ...checkQuiescent(books, this.stripe)])
       this.fail(`at quiescence: ${p}`)
     this.raise()
@@ -260,6 +264,7 @@ export class World {
   /** A command: quiet before, start its work, quiet after, then check the books. */
   async command(name: string, body: () => void | Promise<void>): Promise<void> {
     await this.quiet()
+    if (this.booksAt !== this.opened) await this.check('the gates opened before it')
     this.trace.push(`> ${name}`)
     await body()
     await this.quiet()

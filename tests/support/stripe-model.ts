@@ -235,6 +235,7 @@ export class ModelStripe {
     pi.status = 'canceled'
     pi.canceled_at = clockSeconds()
     pi.cancellation_reason = 'abandoned'
+    this.emit('payment_intent.canceled', pi)
     return { status: 200, body: clone(pi) }
   }
 
