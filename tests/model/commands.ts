@@ -43,7 +43,7 @@ const refundWhat = fc.oneof(
 )
 
 /** Every command, weighted. */
-export const commandArbitraries = (opts: { reconcile: boolean }): fc.Arbitrary<Step>[] => [
+export const commandArbitrary = (opts: { reconcile: boolean }): fc.Arbitrary<Step> =>
   fc.oneof(
     { weight: 3, arbitrary: checkout },
     { weight: 1, arbitrary: fc.tuple(n, faultList).map(([o, f]) => step.payment(o, f)) },
@@ -92,5 +92,4 @@ export const commandArbitraries = (opts: { reconcile: boolean }): fc.Arbitrary<S
         .tuple(n, fc.boolean(), fc.boolean(), faultList)
         .map(([r, restock, refund, f]) => step.receive(r, restock, refund, f)),
     },
-  ),
-]
+  )

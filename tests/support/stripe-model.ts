@@ -60,6 +60,8 @@ export interface CallRecord {
   replayed: boolean
   /** the operation that made the call (the harness's label) */
   op?: string
+  /** metadata[refund_id] of a refund request */
+  refundId?: string
 }
 
 export interface QueuedEvent {
@@ -338,6 +340,7 @@ export class ModelStripe {
     const fault = ctx.nextFault()
     const label = `stripe ${method} ${url.pathname}`
     const record: CallRecord = {
+      refundId: params.get('metadata[refund_id]') ?? undefined,
       method,
       path: url.pathname,
       key,
