@@ -6,10 +6,10 @@ import { type As, type Step, step } from './steps.js'
 // refunding), with Stripe faults on the operations that call Stripe.
 
 const faultList: fc.Arbitrary<Fault[]> = fc.oneof(
-  { weight: 10, arbitrary: fc.constant<Fault[]>([]) },
+  { weight: 6, arbitrary: fc.constant<Fault[]>([]) },
   { weight: 4, arbitrary: fc.array(fc.constantFrom(...faults), { minLength: 1, maxLength: 3 }) },
   {
-    weight: 3,
+    weight: 4,
     arbitrary: fc.constantFrom<Fault[]>(
       ['lost', 'lost', 'lost'],
       ['timeout', 'timeout', 'timeout'],
@@ -45,7 +45,7 @@ const refundWhat = fc.oneof(
 /** Every command, weighted. */
 export const commandArbitrary = (opts: { reconcile: boolean }): fc.Arbitrary<Step> =>
   fc.oneof(
-    { weight: 3, arbitrary: checkout },
+    { weight: 2, arbitrary: checkout },
     { weight: 1, arbitrary: fc.tuple(n, faultList).map(([o, f]) => step.payment(o, f)) },
     {
       weight: 5,
@@ -71,13 +71,13 @@ export const commandArbitrary = (opts: { reconcile: boolean }): fc.Arbitrary<Ste
     { weight: 1, arbitrary: faultList.map((f) => step.cron('release-unpaid', f)) },
     ...(opts.reconcile ? [{ weight: 2, arbitrary: faultList.map((f) => step.cron('reconcile', f)) }] : []),
     {
-      weight: 2,
+      weight: 3,
       arbitrary: fc
         .tuple(n, fc.constantFrom<As>('owner', 'staff', 'admin'), faultList)
         .map(([o, as, f]) => step.cancel(o, as, f)),
     },
     {
-      weight: 4,
+      weight: 6,
       arbitrary: fc
         .tuple(n, refundWhat, fc.boolean(), faultList)
         .map(([o, what, restock, f]) => step.refund(o, what, restock, f)),

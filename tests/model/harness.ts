@@ -8,6 +8,7 @@ import { ROOT } from '../support/http.js'
 import { KEYS } from '../support/msw.js'
 import { WEBHOOK_SECRET } from '../support/stripe.js'
 import { makeShop } from './books.js'
+import { tally } from './coverage.js'
 import { captureErrors } from './errors.js'
 import type { Step } from './steps.js'
 import { advanceClock, CRON_SECRET, placeOrder, resetClock } from './steps.js'
@@ -92,6 +93,7 @@ export async function runModel(
     await fc.scheduledModelRun(s, () => ({ model: w, real: w }), cmds)
     await settle(w)
   } finally {
+    tally(w)
     if (process.env.MODEL_TRACE_FILE) {
       const { appendFileSync } = await import('node:fs')
       const answers = w.ops.map((o) => `${o.label} -> ${o.result?.status ?? '-'}`)

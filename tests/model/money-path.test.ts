@@ -4,6 +4,7 @@ import { restoreEnv } from '../support/env.js'
 import { useMsw } from '../support/msw.js'
 import { servicesMode } from '../support/services.js'
 import { commandArbitrary } from './commands.js'
+import { coverageReport } from './coverage.js'
 import { modelEnv, modelScheduler, reconcileEnabled, runModel } from './harness.js'
 
 // The money path under a faulty Stripe, searched by fast-check (docs/orders.md, "The model-based test of
@@ -43,6 +44,7 @@ it(
         interruptAfterTimeLimit: long ? budgetMs - 30_000 : 45_000,
       },
     )
+    if (long) console.log(`what the runs exercised:\n${coverageReport()}`)
   },
   budgetMs,
 )

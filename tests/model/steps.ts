@@ -3,6 +3,7 @@ import { setClock } from '../../lib/platform/clock.js'
 import { SHIP_TO } from '../support/fulfilment.js'
 import { type CallOptions, type CallResult, call } from '../support/http.js'
 import type { Fault } from '../support/stripe-model.js'
+import { situation } from './coverage.js'
 import type { Op, World } from './world.js'
 
 // What buyers, staff, Stripe and the crons do, as commands a model run (or a plain regression test) runs.
@@ -30,6 +31,8 @@ export function advanceClock(minutes: number): void {
   const offset = clockOffset.ms
   setClock(() => Date.now() + offset)
 }
+/** How far the tests moved the clock: the model's time, untouched by how long a run really takes. */
+export const modelTime = (): number => clockOffset.ms
 export function resetClock(): void {
   clockOffset.ms = 0
   setClock(undefined)
@@ -248,6 +251,7 @@ export const step = {
       const o = orderAt(w, order)
       if (!o) return
       const pendingBefore = o.book?.refunds.some((r) => r.status === 'pending') ?? false
+      if (pendingBefore) situation('cancel while a refund of the order is pending')
       w.request('cancel', f, 'DELETE', `/api/v1/orders/${o.known.id}`, auth(w, o.i, as), (r, op) => {
         expectStatus(w, op, r, [200, 202, 403, 409, 502])
         if (pendingBefore && r.status < 300)
@@ -281,6 +285,8 @@ export const step = {
         q: number,
       ) => q <= l.quantity - l.fulfilledQuantity - l.cancelledQuantity
       const body: Record<string, unknown> = { reason: 'model test', restock: false }
+      // units only a refund still in flight holds: 409 refund_pending (they may come free), not a 422
+      let heldByPending = false
       if (what === 'all') {
         body.restock = restock && o.book.items.every((l) => l.fulfilledQuantity === 0)
       } else if ('amountPercent' in what) {
@@ -292,10 +298,25 @@ export const step = {
         body.items = [{ order_item_id: line.id, quantity: what.qty }]
         body.restock = restock && unpacked(line, what.qty)
         if (what.shipping) body.refund_shipping = true
+        const pending = o.book.refunds
+          .filter((r) => r.status === 'pending' && (r as { kind?: string }).kind !== 'unexpected_payment')
+          .flatMap((r) => r.items)
+          .filter((l) => l.order_item_id === line.id)
+          .reduce((n, l) => n + l.quantity, 0)
+        const left = line.quantity - line.refundedQuantity
+        heldByPending =
+          ['paid', 'partially_refunded'].includes(o.book.financialStatus) &&
+          what.qty > left &&
+          what.qty <= left + pending
+        if (heldByPending) situation('refund of units only a pending refund holds')
       }
       const opts = { token: w.shop.admin.token, body }
       w.request('refund', f, 'POST', `/api/v1/orders/${o.known.id}/refund`, opts, (r, op) => {
         expectStatus(w, op, r, [200, 202, 409, 422, 502])
+        if (heldByPending && r.body?.code !== 'refund_pending')
+          w.fail(
+            `${op.label}: units only a pending refund holds, expected 409 refund_pending, got ${r.status} ${r.text.slice(0, 200)}`,
+          )
         expectRefundContract(w, op, r, true)
       })
     })
@@ -305,6 +326,7 @@ export const step = {
     new Step(`${action}(order ${order}${oneUnit ? ', one unit' : ''})`, (w) => {
       const o = orderAt(w, order)
       if (!o?.book) return
+      if (o.book.refunds.some((r) => r.status === 'pending')) situation(`${action} while a refund is pending`)
       let body: Record<string, unknown> = {}
       if (action === 'ship')
         body = { carrier: 'UPS', tracking_number: `1Z${o.book.orderNumber}X${w.ops.length}` }
@@ -316,7 +338,8 @@ export const step = {
         if (line) body = { items: [{ order_item_id: line.id, quantity: 1 }] }
       }
       const opts = { token: w.shop.staff.token, body }
-      w.request(action, [], 'POST', `/api/v1/orders/${o.known.id}/${action}`, opts, (r, op) =>
+      const name = action === 'deliver' ? 'mark delivered' : action
+      w.request(name, [], 'POST', `/api/v1/orders/${o.known.id}/${action}`, opts, (r, op) =>
         expectStatus(w, op, r, [200, 409, 422]),
       )
     }),

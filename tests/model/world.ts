@@ -5,6 +5,7 @@ import { type Fault, ModelStripe, type QueuedEvent } from '../support/stripe-mod
 import { type Books, readBooks, type Shop } from './books.js'
 import { errorLog } from './errors.js'
 import { checkBooks, checkQuiescent, Ledger } from './invariants.js'
+import { modelTime } from './steps.js'
 
 // The real system as the model test drives it: the route handlers in-process, the faulty Stripe, and the
 // operations in flight. An operation is one HTTP call (or one webhook delivery) that a command starts and
@@ -105,6 +106,7 @@ export class World {
         op: op?.label,
         nextFault: () => op?.faults.shift() ?? 'ok',
         gate: (label) => this.park(label),
+        clock: modelTime,
       }
     })
   }

@@ -46,6 +46,8 @@ export interface StripeContext {
   nextFault(): Fault
   /** wait until the scheduler lets this request go on */
   gate(label: string): Promise<void>
+  /** the test's clock in ms: only the test moves it, so a held request times out deterministically */
+  clock(): number
 }
 
 export interface CallRecord {
@@ -75,6 +77,7 @@ export interface QueuedEvent {
 }
 
 const DAY_MS = 24 * 3_600_000
+const CLIENT_TIMEOUT_MS = 10_000
 const rid = (prefix: string) => `${prefix}_3Q${randomBytes(11).toString('hex')}`
 const clockSeconds = () => Math.floor(nowMs() / 1000)
 const clone = <T>(o: T): T => structuredClone(o)
@@ -362,8 +365,11 @@ export class ModelStripe {
 
     if (request.headers.get('authorization') !== `Bearer ${KEYS.stripe}`)
       return reply(err(401, 'invalid_request_error', 'Invalid API Key provided: sk_test_****'))
+    // a request held while the clock moved past the client's timeout (10 s, stripe.ts) is one the client
+    // gave up on: it never reached Stripe, or Stripe's answer found no one listening
+    const sent = ctx.clock()
     await ctx.gate(`${label} (request)`)
-    if (fault === 'timeout') return networkFailure()
+    if (fault === 'timeout' || ctx.clock() - sent > CLIENT_TIMEOUT_MS) return networkFailure()
     if (fault === 'error') return reply(err(503, 'api_error', 'Stripe is temporarily unavailable.'))
 
     if (method === 'GET') {
@@ -414,8 +420,9 @@ export class ModelStripe {
     }
     record.replayed = replayed
     if (key && !replayed) this.idem.set(key, { at: nowMs(), params: fingerprint, answer })
+    const answered = ctx.clock()
     await ctx.gate(`${label} (answer)`)
-    if (fault === 'lost') return networkFailure()
+    if (fault === 'lost' || ctx.clock() - answered > CLIENT_TIMEOUT_MS) return networkFailure()
     return reply(answer, replayed ? { 'idempotent-replayed': 'true' } : {})
   }
 
