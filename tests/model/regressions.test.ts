@@ -96,4 +96,19 @@ describe('the money path under a faulty Stripe (model counterexamples)', () => {
     expect(w.books!.orders[0]!.refunds).toEqual([expect.objectContaining({ status: 'succeeded' })])
     await finish()
   })
+
+  it("returns a cancelled order's stock once, even when a refund with restock follows a refused one (seeds 56, 57)", async () => {
+    const { w, run, drain, finish } = await replay(server)
+    await run(step.deliver(0))
+    await drain(/./)
+    // an admin cancels the paid order: the goods are cancelled and back in stock, Stripe refuses the refund
+    await run(step.cancel(0, 'admin', ['refuse']))
+    await drain(/./)
+    expect(w.books!.orders[0]).toMatchObject({ status: 'cancelled' })
+    expect(w.books!.orders[0]!.refunds).toEqual([expect.objectContaining({ status: 'failed' })])
+    // staff refund again, ticking restock: the money goes back, the units must not come back a second time
+    await run(step.refund(0, 'all', true))
+    await drain(/./)
+    await finish()
+  })
 })
