@@ -45,24 +45,24 @@ export interface Books {
 
 export const itemKey = (productId: string, variantId: string | null) => `${productId}:${variantId ?? ''}`
 
-let callers: Promise<Omit<Shop, 'items'>> | undefined
+let staffers: Promise<Pick<Shop, 'staff' | 'admin'>> | undefined
+const caller = (u: Awaited<ReturnType<typeof makeUser>>) => ({ token: u.token, userId: u.user.id })
 
-/** Users once per file; a fresh catalog per run: a plain product (5 in stock), a variant (4 in stock). */
+/**
+ * Staff once per file; per run a buyer of its own (unpaid orders left by earlier runs would reach the
+ * per-buyer cap) and a fresh catalog: a plain product (5 in stock), a variant (4 in stock).
+ */
 export async function makeShop(): Promise<Shop> {
-  callers ??= (async () => {
-    const [customer, staff, admin] = await Promise.all([
-      makeUser(),
-      makeUser({ role: 'staff' }),
-      makeUser({ role: 'admin' }),
-    ])
-    const c = (u: typeof customer) => ({ token: u.token, userId: u.user.id })
-    return { customer: c(customer), staff: c(staff), admin: c(admin) }
-  })()
+  staffers ??= Promise.all([makeUser({ role: 'staff' }), makeUser({ role: 'admin' })]).then(([s, a]) => ({
+    staff: caller(s),
+    admin: caller(a),
+  }))
   const plain = await makeProductRow({ inventoryQuantity: 5, priceCents: 1250, weightGrams: 400 })
   const parent = await makeProductRow({ priceCents: 899, weightGrams: 300 })
   const variant = await makeVariantRow(parent.id, { inventoryQuantity: 4, priceCents: 899 })
   return {
-    ...(await callers),
+    ...(await staffers),
+    customer: caller(await makeUser()),
     items: [
       { key: itemKey(plain.id, null), productId: plain.id, variantId: null, initial: 5 },
       { key: itemKey(parent.id, variant.id), productId: parent.id, variantId: variant.id, initial: 4 },
