@@ -14,10 +14,11 @@ export const situation = (what: string) => add(`situation: ${what}`)
 export function tally(w: World): void {
   add('runs')
   add('commands', w.trace.filter((t) => t.startsWith('> ') && t !== '> settle').length)
-  for (const o of w.ops)
-    add(
-      `answer: ${o.label.replace(/^#\d+ /, '').replace(/ [0-9a-f]{6}( \(.*\))?$/, '')} ${o.result?.status ?? 'none'}`,
-    )
+  for (const o of w.ops) {
+    const what = o.label.replace(/^#\d+ /, '').replace(/ [0-9a-f]{6}( \(.*\))?$/, '')
+    const code = o.result?.body?.code ? ` ${o.result.body.code}` : ''
+    add(`answer: ${what} ${o.result?.status ?? 'none'}${code}`)
+  }
   for (const c of w.stripe.calls) {
     const path = c.path.replace(/\/(pi|re|ch)_[0-9A-Za-z]+/, '/:id')
     add(

@@ -7,8 +7,9 @@ import { situation } from './coverage.js'
 import type { Op, World } from './world.js'
 
 // What buyers, staff, Stripe and the crons do, as commands a model run (or a plain regression test) runs.
-// Each picks its target (the n-th order, event, return) when it runs, from what the world knows then, so a
-// command stays meaningful whatever ran before it; with nothing to act on it does nothing. The Stripe
+// Each picks its target when it runs, from what the world knows then (the n-th of the orders it can act
+// on, e.g. a paid one for a refund; the n-th queued event, the n-th return), so a command stays meaningful
+// whatever ran before it; with nothing to act on it does nothing. The Stripe
 // calls of a command's operation take its faults in order, retries included: ['lost', 'lost', 'lost']
 // loses an answer and both of the client's retries of it.
 
@@ -51,12 +52,20 @@ function auth(w: World, orderIndex: number, as: As): CallOptions {
     : { headers: { 'x-order-token': o.token! } }
 }
 
-function orderAt(w: World, n: number) {
-  if (!w.orders.length) return undefined
-  const i = n % w.orders.length
-  const known = w.orders[i]!
-  return { i, known, book: w.books?.orders.find((o) => o.id === known.id) }
+type Book = NonNullable<World['books']>['orders'][number]
+
+/**
+ * The n-th order among those the command can act on (`fits`, from the books), or among all when none
+ * fits: most commands then do something, and a few still try what the API must refuse.
+ */
+function orderAt(w: World, n: number, fits: (o: Book) => boolean = () => true) {
+  const all = w.orders.map((known, i) => ({ i, known, book: w.books?.orders.find((o) => o.id === known.id) }))
+  const fitting = all.filter((o) => o.book && fits(o.book))
+  const list = fitting.length ? fitting : all
+  return list.length ? list[n % list.length] : undefined
 }
+const paid = (o: Book) => ['paid', 'partially_refunded'].includes(o.financialStatus)
+const unpaid = (o: Book) => o.financialStatus === 'pending'
 
 /** The line of an order that sells shop item `item` (0: the plain product, 1: the variant). */
 function lineOf<L extends { productId: string | null; variantId: string | null }>(
@@ -171,7 +180,7 @@ export const step = {
 
   payment: (order: number, f: Fault[] = []) =>
     new Step(`payment(order ${order})${faultsText(f)}`, (w) => {
-      const o = orderAt(w, order)
+      const o = orderAt(w, order, unpaid)
       if (!o) return
       w.request(
         'payment',
@@ -192,7 +201,7 @@ export const step = {
   /** The buyer pays in the browser (with the client secret an answer gave them). */
   pay: (order: number, outcome: 'succeeded' | 'failed' = 'succeeded') =>
     new Step(`pay at Stripe(order ${order}, ${outcome})`, (w) => {
-      const o = orderAt(w, order)
+      const o = orderAt(w, order, unpaid)
       if (!o?.known.clientSecret) return
       const pi = [...w.stripe.intents.values()].find((p) => p.client_secret === o.known.clientSecret)
       if (pi) w.stripe.pay(pi.id, outcome)
@@ -278,7 +287,7 @@ export const step = {
     // to stock through a return, and the stock invariants hold the API to that
     const label = `refund(order ${order}, ${desc}${restock ? ', restock unpacked units' : ''})${faultsText(f)}`
     return new Step(label, (w) => {
-      const o = orderAt(w, order)
+      const o = orderAt(w, order, paid)
       if (!o?.book) return
       const unpacked = (
         l: { quantity: number; fulfilledQuantity: number; cancelledQuantity: number },
@@ -324,7 +333,11 @@ export const step = {
 
   staff: (action: 'fulfill' | 'ship' | 'deliver', order: number, oneUnit = false) =>
     new Step(`${action}(order ${order}${oneUnit ? ', one unit' : ''})`, (w) => {
-      const o = orderAt(w, order)
+      const o = orderAt(w, order, (b) =>
+        action === 'deliver'
+          ? b.status === 'shipped'
+          : ['confirmed', 'processing', 'shipped'].includes(b.status),
+      )
       if (!o?.book) return
       if (o.book.refunds.some((r) => r.status === 'pending')) situation(`${action} while a refund is pending`)
       let body: Record<string, unknown> = {}
@@ -346,7 +359,7 @@ export const step = {
 
   requestReturn: (order: number, item: number) =>
     new Step(`return(order ${order}, item${item})`, (w) => {
-      const o = orderAt(w, order)
+      const o = orderAt(w, order, (b) => b.status === 'delivered')
       const line = o?.book && lineOf(w, o.book, item)
       if (!o || !line) return
       const body = { items: [{ order_item_id: line.id, quantity: 1 }], reason: 'does not fit' }
@@ -364,10 +377,9 @@ export const step = {
     new Step(
       `receive return(${ret}${restock ? ', restock' : ''}${refund ? ', refund' : ''})${faultsText(f)}`,
       (w) => {
-        const r0 = pick(
-          (w.books?.orders ?? []).flatMap((o) => o.returns),
-          ret,
-        )
+        const all = (w.books?.orders ?? []).flatMap((o) => o.returns)
+        const open = all.filter((x) => ['requested', 'approved', 'received'].includes(x.status))
+        const r0 = pick(open.length ? open : all, ret)
         if (!r0) return
         const opts = { token: w.shop.admin.token, body: { restock, refund } }
         w.request('receive', f, 'POST', `/api/v1/returns/${r0.id}/receive`, opts, (r, op) => {
