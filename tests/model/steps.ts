@@ -64,6 +64,9 @@ function orderAt(w: World, n: number, fits: (o: Book) => boolean = () => true) {
   const list = fitting.length ? fitting : all
   return list.length ? list[n % list.length] : undefined
 }
+/** Refunds of the order's own money still in flight (a payment sent back as unexpected is not one). */
+const pendingOfOrder = (o: Book) =>
+  o.refunds.filter((r) => r.status === 'pending' && (r as { kind?: string }).kind !== 'unexpected_payment')
 const paid = (o: Book) => ['paid', 'partially_refunded'].includes(o.financialStatus)
 const unpaid = (o: Book) => o.financialStatus === 'pending'
 
@@ -259,7 +262,7 @@ export const step = {
     new Step(`cancel(order ${order} as ${as})${faultsText(f)}`, (w) => {
       const o = orderAt(w, order)
       if (!o) return
-      const pendingBefore = o.book?.refunds.some((r) => r.status === 'pending') ?? false
+      const pendingBefore = o.book ? pendingOfOrder(o.book).length > 0 : false
       if (pendingBefore) situation('cancel while a refund of the order is pending')
       w.request('cancel', f, 'DELETE', `/api/v1/orders/${o.known.id}`, auth(w, o.i, as), (r, op) => {
         expectStatus(w, op, r, [200, 202, 403, 409, 502])
@@ -307,8 +310,7 @@ export const step = {
         body.items = [{ order_item_id: line.id, quantity: what.qty }]
         body.restock = restock && unpacked(line, what.qty)
         if (what.shipping) body.refund_shipping = true
-        const pending = o.book.refunds
-          .filter((r) => r.status === 'pending' && (r as { kind?: string }).kind !== 'unexpected_payment')
+        const pending = pendingOfOrder(o.book)
           .flatMap((r) => r.items)
           .filter((l) => l.order_item_id === line.id)
           .reduce((n, l) => n + l.quantity, 0)
@@ -339,7 +341,7 @@ export const step = {
           : ['confirmed', 'processing', 'shipped'].includes(b.status),
       )
       if (!o?.book) return
-      if (o.book.refunds.some((r) => r.status === 'pending')) situation(`${action} while a refund is pending`)
+      if (pendingOfOrder(o.book).length) situation(`${action} while a refund is pending`)
       let body: Record<string, unknown> = {}
       if (action === 'ship')
         body = { carrier: 'UPS', tracking_number: `1Z${o.book.orderNumber}X${w.ops.length}` }
