@@ -22,7 +22,12 @@ export default defineConfig({
     server: { deps: { inline: ['@vercel/blob'] } },
     include: services
       ? ['tests/**/*.test.ts']
-      : ['tests/unit/**/*.test.ts', 'tests/api/**/*.test.ts', 'tests/e2e/**/*.test.ts'],
+      : [
+          'tests/unit/**/*.test.ts',
+          'tests/api/**/*.test.ts',
+          'tests/model/**/*.test.ts',
+          'tests/e2e/**/*.test.ts',
+        ],
     exclude: ['tests/build/**', 'node_modules/**'],
     globalSetup: ['tests/support/global-setup.ts'],
     setupFiles: ['tests/support/setup.ts'],
