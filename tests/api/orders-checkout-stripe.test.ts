@@ -1,14 +1,12 @@
 import { randomBytes } from 'node:crypto'
 import { eq, sql } from 'drizzle-orm'
-import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { orders, payments } from '../../db/schema/index.js'
-import { resetStripeClient } from '../../lib/payments/stripe.js'
 import { getDb } from '../../lib/platform/db.js'
-import { restoreEnv, setEnv } from '../support/env.js'
 import { makeProductRow } from '../support/factories.js'
 import { call } from '../support/http.js'
-import { KEYS, useMsw } from '../support/msw.js'
-import { type FakeStripe, useFakeStripe } from '../support/stripe.js'
+import { useMsw } from '../support/msw.js'
+import { type FakeStripe, withFakeStripe } from '../support/stripe.js'
 
 // POST /orders with Stripe configured (intercepted HTTP in Stripe's shapes): the PaymentIntent starts after
 // the commit, its client secret is in the 201 and in an Idempotency-Key replay (read again from Stripe,
@@ -16,15 +14,13 @@ import { type FakeStripe, useFakeStripe } from '../support/stripe.js'
 
 const server = useMsw()
 let fake: FakeStripe
-beforeEach(() => {
-  fake = useFakeStripe(server)
-  setEnv({ STRIPE_SECRET_KEY: KEYS.stripe, RATE_LIMIT_DEFAULT: '100000/60' })
-  resetStripeClient()
-})
-afterEach(() => {
-  restoreEnv()
-  resetStripeClient()
-})
+withFakeStripe(
+  server,
+  (f) => {
+    fake = f
+  },
+  { RATE_LIMIT_DEFAULT: '100000/60' },
+)
 
 const tag = () => randomBytes(4).toString('hex')
 const IL = {

@@ -1,5 +1,5 @@
 import { eq } from 'drizzle-orm'
-import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest'
+import { beforeAll, describe, expect, it } from 'vitest'
 import {
   discountRedemptions,
   discounts,
@@ -9,15 +9,14 @@ import {
   products,
 } from '../../db/schema/index.js'
 import { orderToken } from '../../lib/orders/access.js'
-import { resetStripeClient } from '../../lib/payments/stripe.js'
 import { getDb } from '../../lib/platform/db.js'
 import { callers, catalogTestEnv, expectProblem } from '../support/catalog.js'
-import { restoreEnv, setEnv } from '../support/env.js'
+import { setEnv } from '../support/env.js'
 import { makeUser } from '../support/factories.js'
 import { call } from '../support/http.js'
-import { KEYS, useMsw } from '../support/msw.js'
+import { useMsw } from '../support/msw.js'
 import { orderInState } from '../support/orders-payments.js'
-import { type FakeStripe, useFakeStripe } from '../support/stripe.js'
+import { type FakeStripe, withFakeStripe } from '../support/stripe.js'
 import { badCredentials } from '../support/token-cases.js'
 
 catalogTestEnv()
@@ -30,14 +29,8 @@ beforeAll(async () => {
   who = await callers()
   buyer = await makeUser()
 })
-beforeEach(() => {
-  fake = useFakeStripe(server)
-  setEnv({ STRIPE_SECRET_KEY: KEYS.stripe })
-  resetStripeClient()
-})
-afterEach(() => {
-  restoreEnv()
-  resetStripeClient()
+withFakeStripe(server, (f) => {
+  fake = f
 })
 
 const stockOf = async (id: string) => {

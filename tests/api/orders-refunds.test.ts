@@ -1,15 +1,13 @@
 import { eq } from 'drizzle-orm'
-import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest'
+import { beforeAll, describe, expect, it } from 'vitest'
 import { orderStatusHistory, outboxEmails, products } from '../../db/schema/index.js'
-import { resetStripeClient } from '../../lib/payments/stripe.js'
 import { getDb } from '../../lib/platform/db.js'
 import { callers, catalogTestEnv, expectProblem } from '../support/catalog.js'
-import { restoreEnv, setEnv } from '../support/env.js'
 import { makeUser } from '../support/factories.js'
 import { call } from '../support/http.js'
-import { KEYS, useMsw } from '../support/msw.js'
+import { useMsw } from '../support/msw.js'
 import { orderInState } from '../support/orders-payments.js'
-import { type FakeStripe, useFakeStripe } from '../support/stripe.js'
+import { type FakeStripe, withFakeStripe } from '../support/stripe.js'
 import { badCredentials } from '../support/token-cases.js'
 
 catalogTestEnv()
@@ -20,14 +18,8 @@ let who: Awaited<ReturnType<typeof callers>>
 beforeAll(async () => {
   who = await callers()
 })
-beforeEach(() => {
-  fake = useFakeStripe(server)
-  setEnv({ STRIPE_SECRET_KEY: KEYS.stripe })
-  resetStripeClient()
-})
-afterEach(() => {
-  restoreEnv()
-  resetStripeClient()
+withFakeStripe(server, (f) => {
+  fake = f
 })
 
 const refund = (

@@ -1,16 +1,14 @@
 import { eq } from 'drizzle-orm'
-import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { payments, refunds } from '../../db/schema/index.js'
 import { addFlag } from '../../lib/orders/history.js'
 import { loadOrderOr404 } from '../../lib/orders/view.js'
 import { repairPayments } from '../../lib/payments/repair.js'
-import { resetStripeClient } from '../../lib/payments/stripe.js'
 import { getDb } from '../../lib/platform/db.js'
 import { catalogTestEnv } from '../support/catalog.js'
-import { restoreEnv, setEnv } from '../support/env.js'
-import { KEYS, useMsw } from '../support/msw.js'
+import { useMsw } from '../support/msw.js'
 import { orderInState } from '../support/orders-payments.js'
-import { type FakeStripe, paymentIntentShape, refundShape, useFakeStripe } from '../support/stripe.js'
+import { type FakeStripe, paymentIntentShape, refundShape, withFakeStripe } from '../support/stripe.js'
 
 // `npm run payments:reconcile` (lib/payments/repair.ts): orders the old money path got wrong end right,
 // and a second run changes nothing. The states below are what the old code left behind.
@@ -19,14 +17,8 @@ catalogTestEnv()
 const server = useMsw()
 let fake: FakeStripe
 
-beforeEach(() => {
-  fake = useFakeStripe(server)
-  setEnv({ STRIPE_SECRET_KEY: KEYS.stripe })
-  resetStripeClient()
-})
-afterEach(() => {
-  restoreEnv()
-  resetStripeClient()
+withFakeStripe(server, (f) => {
+  fake = f
 })
 
 const reload = async (id: string) => loadOrderOr404(await getDb(), id)

@@ -1,26 +1,19 @@
 import { eq } from 'drizzle-orm'
-import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { orders, payments } from '../../db/schema/index.js'
 import { loadOrderOr404 } from '../../lib/orders/view.js'
 import { paymentClientSecret, startPayment } from '../../lib/payments/start.js'
-import { resetStripeClient } from '../../lib/payments/stripe.js'
 import { getDb } from '../../lib/platform/db.js'
-import { restoreEnv, setEnv } from '../support/env.js'
+import { setEnv } from '../support/env.js'
 import { makeOrderWithItems, makeProductRow } from '../support/factories.js'
-import { KEYS, useMsw } from '../support/msw.js'
-import { type FakeStripe, useFakeStripe } from '../support/stripe.js'
+import { useMsw } from '../support/msw.js'
+import { type FakeStripe, withFakeStripe } from '../support/stripe.js'
 
 const server = useMsw()
 let fake: FakeStripe
 
-beforeEach(() => {
-  fake = useFakeStripe(server)
-  setEnv({ STRIPE_SECRET_KEY: KEYS.stripe })
-  resetStripeClient()
-})
-afterEach(() => {
-  restoreEnv()
-  resetStripeClient()
+withFakeStripe(server, (f) => {
+  fake = f
 })
 
 async function pendingOrder(currency = 'USD', unitPriceCents = 2599) {

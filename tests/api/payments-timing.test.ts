@@ -1,18 +1,17 @@
 import { readFileSync } from 'node:fs'
 import { and, eq, sql } from 'drizzle-orm'
 import { HttpResponse, http } from 'msw'
-import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest'
+import { afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { orders, outboxEmails } from '../../db/schema/index.js'
 import { loadOrderOr404 } from '../../lib/orders/view.js'
 import { RETRY_AFTER_MS } from '../../lib/payments/reconcile.js'
-import { resetStripeClient } from '../../lib/payments/stripe.js'
 import { setClock } from '../../lib/platform/clock.js'
 import { getDb } from '../../lib/platform/db.js'
 import { callers, catalogTestEnv, expectProblem } from '../support/catalog.js'
 import { restoreEnv, setEnv } from '../support/env.js'
 import { makeUser } from '../support/factories.js'
 import { call } from '../support/http.js'
-import { KEYS, useMsw } from '../support/msw.js'
+import { useMsw } from '../support/msw.js'
 import { orderInState } from '../support/orders-payments.js'
 import {
   disputeShape,
@@ -21,6 +20,7 @@ import {
   signedEvent,
   useFakeStripe,
   WEBHOOK_SECRET,
+  withFakeStripe,
 } from '../support/stripe.js'
 
 // Issue 15: the money path under real-world timing. Each test is the regression test of one defect the
@@ -36,14 +36,14 @@ const CRON = 'cron-secret-for-timing-0123456789abcdef'
 beforeAll(async () => {
   who = await callers()
 })
-beforeEach(() => {
-  fake = useFakeStripe(server)
-  setEnv({ STRIPE_SECRET_KEY: KEYS.stripe, STRIPE_WEBHOOK_SECRET: WEBHOOK_SECRET, CRON_SECRET: CRON })
-  resetStripeClient()
-})
+withFakeStripe(
+  server,
+  (f) => {
+    fake = f
+  },
+  { STRIPE_WEBHOOK_SECRET: WEBHOOK_SECRET, CRON_SECRET: CRON },
+)
 afterEach(() => {
-  restoreEnv()
-  resetStripeClient()
   setClock(undefined)
 })
 

@@ -1,20 +1,19 @@
 import { eq } from 'drizzle-orm'
-import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { orders, payments, products, refunds, webhookEvents } from '../../db/schema/index.js'
 import { loadOrderOr404 } from '../../lib/orders/view.js'
-import { resetStripeClient } from '../../lib/payments/stripe.js'
 import { getDb } from '../../lib/platform/db.js'
 import { callers, catalogTestEnv, expectProblem } from '../support/catalog.js'
-import { restoreEnv, setEnv } from '../support/env.js'
+import { setEnv } from '../support/env.js'
 import { call } from '../support/http.js'
-import { KEYS, useMsw } from '../support/msw.js'
+import { useMsw } from '../support/msw.js'
 import { orderInState } from '../support/orders-payments.js'
 import {
   disputeShape,
   type FakeStripe,
   signedEvent,
-  useFakeStripe,
   WEBHOOK_SECRET,
+  withFakeStripe,
 } from '../support/stripe.js'
 
 catalogTestEnv()
@@ -22,15 +21,13 @@ const server = useMsw()
 let fake: FakeStripe
 const CRON = 'cron-secret-for-payments-0123456789abcdef'
 
-beforeEach(() => {
-  fake = useFakeStripe(server)
-  setEnv({ STRIPE_SECRET_KEY: KEYS.stripe, STRIPE_WEBHOOK_SECRET: WEBHOOK_SECRET, CRON_SECRET: CRON })
-  resetStripeClient()
-})
-afterEach(() => {
-  restoreEnv()
-  resetStripeClient()
-})
+withFakeStripe(
+  server,
+  (f) => {
+    fake = f
+  },
+  { STRIPE_WEBHOOK_SECRET: WEBHOOK_SECRET, CRON_SECRET: CRON },
+)
 
 const deliver = (e: { payload: string; signature: string }) =>
   call('POST', '/api/webhooks/stripe', {

@@ -1,17 +1,15 @@
 import { eq } from 'drizzle-orm'
-import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest'
+import { beforeAll, describe, expect, it } from 'vitest'
 import { refunds } from '../../db/schema/index.js'
 import { loadOrderOr404 } from '../../lib/orders/view.js'
-import { resetStripeClient } from '../../lib/payments/stripe.js'
 import { driverKind, getDb } from '../../lib/platform/db.js'
 import { catalogTestEnv } from '../support/catalog.js'
-import { restoreEnv, setEnv } from '../support/env.js'
 import { makeUser } from '../support/factories.js'
 import { call } from '../support/http.js'
-import { KEYS, useMsw } from '../support/msw.js'
+import { useMsw } from '../support/msw.js'
 import { orderInState } from '../support/orders-payments.js'
 import { holdNextQuery } from '../support/query-hold.js'
-import { type FakeStripe, signedEvent, useFakeStripe, WEBHOOK_SECRET } from '../support/stripe.js'
+import { type FakeStripe, signedEvent, WEBHOOK_SECRET, withFakeStripe } from '../support/stripe.js'
 
 // Issue 9's payment races on real PostgreSQL through the Neon driver (PGlite runs one query at a time):
 // duplicate and out-of-order Stripe webhooks change state once, a refund made here and then reported by
@@ -25,15 +23,13 @@ let admin: Awaited<ReturnType<typeof makeUser>>
 beforeAll(async () => {
   admin = await makeUser({ role: 'admin' })
 })
-beforeEach(() => {
-  fake = useFakeStripe(server)
-  setEnv({ STRIPE_SECRET_KEY: KEYS.stripe, STRIPE_WEBHOOK_SECRET: WEBHOOK_SECRET })
-  resetStripeClient()
-})
-afterEach(() => {
-  restoreEnv()
-  resetStripeClient()
-})
+withFakeStripe(
+  server,
+  (f) => {
+    fake = f
+  },
+  { STRIPE_WEBHOOK_SECRET: WEBHOOK_SECRET },
+)
 
 const deliver = (e: { payload: string; signature: string }) =>
   call('POST', '/api/webhooks/stripe', {

@@ -2,6 +2,9 @@ import { randomBytes } from 'node:crypto'
 import { HttpResponse, http } from 'msw'
 import type { SetupServer } from 'msw/node'
 import Stripe from 'stripe'
+import { afterEach, beforeEach } from 'vitest'
+import { resetStripeClient } from '../../lib/payments/stripe.js'
+import { restoreEnv, setEnv } from './env.js'
 import { KEYS, STRIPE_API } from './msw.js'
 
 // A small, stateful Stripe for the payment tests: PaymentIntents (create with Idempotency-Key replay,
@@ -443,6 +446,26 @@ export class FakeStripe {
       ...(opts.includeRefunds ? { refunds } : {}),
     })
   }
+}
+
+/**
+ * For every test of the file: a fresh fake Stripe on its MSW server (handed to `use`), STRIPE_SECRET_KEY
+ * and `env` set, the client rebuilt; all undone after the test.
+ */
+export function withFakeStripe(
+  server: SetupServer,
+  use: (fake: FakeStripe) => void,
+  env: Record<string, string | undefined> = {},
+): void {
+  beforeEach(() => {
+    use(useFakeStripe(server))
+    setEnv({ STRIPE_SECRET_KEY: KEYS.stripe, ...env })
+    resetStripeClient()
+  })
+  afterEach(() => {
+    restoreEnv()
+    resetStripeClient()
+  })
 }
 
 /** Install a fresh fake Stripe on the file's MSW server (call in beforeEach after useMsw()). */
