@@ -1,69 +1,20 @@
-import { type ChildProcess, spawn } from 'node:child_process'
-import { mkdtempSync, rmSync } from 'node:fs'
-import { createServer } from 'node:net'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { fetchChecked } from '../support/contract.js'
-import { ROOT } from '../support/http.js'
+import { type DevServer, startDevServer } from '../support/dev-server.js'
 
 // The real dev server over real HTTP, as a client would use it: `npm run dev` on a fresh data dir. Every
-// answer is checked against the OpenAPI document (fetchChecked); the start-up poll is not, since it may
-// meet a server that is not listening yet.
+// answer is checked against the OpenAPI document (fetchChecked).
 
-const freePort = () =>
-  new Promise<number>((resolve, reject) => {
-    const s = createServer()
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port
-      s.close(() => resolve(port))
-    })
-    s.on('error', reject)
-  })
-
-let server: ChildProcess
+let dev: DevServer
 let base: string
-let output = ''
-const dataDir = mkdtempSync(join(tmpdir(), 'commerce-dev-'))
 
 beforeAll(async () => {
-  const port = await freePort()
-  base = `http://127.0.0.1:${port}`
-  const env = {
-    ...process.env,
-    PORT: String(port),
-    PGLITE_DATA_DIR: join(dataDir, 'pglite'),
-    LOG_LEVEL: 'warn',
-  }
-  // In the service-backed suite the server uses this file's PostgreSQL database and Redis, like production.
-  server = spawn(process.execPath, ['--import', 'tsx', 'scripts/dev.ts'], { cwd: ROOT, env, stdio: 'pipe' })
-  server.stdout?.on('data', (d) => {
-    output += d
-  })
-  server.stderr?.on('data', (d) => {
-    output += d
-  })
-  const deadline = Date.now() + 90_000
-  for (;;) {
-    try {
-      const res = await fetch(`${base}/api/v1/health`)
-      if (res.ok) break
-    } catch {
-      // not listening yet
-    }
-    if (server.exitCode !== null) throw new Error(`dev server exited early:\n${output}`)
-    if (Date.now() > deadline) throw new Error(`dev server did not answer within 90 s:\n${output}`)
-    await new Promise((r) => setTimeout(r, 250))
-  }
+  dev = await startDevServer()
+  base = dev.base
 })
 
 afterAll(async () => {
-  if (server && server.exitCode === null) {
-    const exited = new Promise((r) => server.once('exit', r))
-    server.kill('SIGTERM')
-    await exited
-  }
-  rmSync(dataDir, { recursive: true, force: true })
+  await dev?.stop()
 })
 
 describe('npm run dev', () => {
@@ -93,6 +44,6 @@ describe('npm run dev', () => {
     const body = await res.json()
     expect(body.status).toBe('healthy')
     expect(body.migrations.up_to_date).toBe(true)
-    expect(output).toContain('Admin account:')
+    expect(dev.output()).toContain('Admin account:')
   })
 })

@@ -141,11 +141,11 @@ export function assertMatchesContract(res: ObservedResponse): void {
 }
 
 /** The response of `fetch`, checked against the document first (end-to-end tests). */
-export async function fetchChecked(url: string, init: RequestInit = {}): Promise<Response> {
-  const res = await fetch(url, init)
+export async function fetchChecked(input: string | Request, init: RequestInit = {}): Promise<Response> {
+  const res = await fetch(input, init)
   assertMatchesContract({
-    method: init.method ?? 'GET',
-    url,
+    method: init.method ?? (typeof input === 'string' ? 'GET' : input.method),
+    url: typeof input === 'string' ? input : input.url,
     status: res.status,
     headers: res.headers,
     text: await res.clone().text(),
