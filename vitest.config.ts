@@ -28,7 +28,7 @@ export default defineConfig({
           'tests/model/**/*.test.ts',
           'tests/e2e/**/*.test.ts',
         ],
-    exclude: ['tests/build/**', 'node_modules/**'],
+    exclude: ['tests/build/**', 'tests/browser/**', 'node_modules/**'],
     globalSetup: ['tests/support/global-setup.ts'],
     setupFiles: ['tests/support/setup.ts'],
     pool: 'forks',

@@ -20,11 +20,9 @@ if [ ! -f .vercel/project.json ]; then
 fi
 
 # 2. An output directory of our own (vercel.json outputDirectory), else Vercel copies every project file
-#    into .vercel/output/static. public/ is git-ignored: generated here.
-mkdir -p public
-if [ ! -f public/index.html ]; then
-  printf '%s\n' '<!doctype html><meta charset="utf-8"><title>Commerce API</title><p>See <a href="/api/v1/health">/api/v1/health</a>.</p>' >public/index.html
-fi
+#    into .vercel/output/static. public/ is git-ignored: `npm run build:static` (vercel.json buildCommand,
+#    which `vercel build` runs too) writes the landing page and the reference page's Scalar bundle.
+npm run --silent build:static
 
 # 3. Dependencies are already installed (npm ci): tell the builder not to run `npm install` itself, which
 #    would rewrite node_modules and package-lock.json under other people's feet.

@@ -1,5 +1,7 @@
 // `npm run dev`: the API on http://localhost:$PORT (default 3000), served from the same api/ files Vercel
 // deploys. Without DATABASE_URL it uses the embedded PGlite in PGLITE_DATA_DIR, migrated and seeded.
+import { existsSync, readFileSync, statSync } from 'node:fs'
+import { extname, join, normalize, sep } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { serve } from '@hono/node-server'
 import { setSocketAddress } from '../lib/http/client.js'
@@ -9,6 +11,7 @@ import { env, isDeployed } from '../lib/platform/env.js'
 import { log } from '../lib/platform/logger.js'
 import { ensureAdmin, seedDemoCatalog } from '../lib/seed/demo.js'
 import { AccountError } from '../lib/users/accounts.js'
+import { buildStatic, PUBLIC_DIR } from './build-static.js'
 
 const root = fileURLToPath(new URL('..', import.meta.url))
 const port = Number(process.env.PORT ?? 3000)
@@ -16,6 +19,38 @@ const ADMIN_VARIABLE = { email: 'ADMIN_EMAIL', password: 'ADMIN_PASSWORD' } as c
 
 const routes = await loadRoutes(root)
 const router = createRouter(routes)
+
+// The static output as Vercel serves it (public/: the landing page, the reference page's Scalar bundle),
+// built here as the deploy's build command builds it; any path outside /api/ is a file of it or a 404.
+buildStatic()
+const TYPES: Record<string, string> = {
+  '.html': 'text/html; charset=utf-8',
+  '.js': 'text/javascript; charset=utf-8',
+  '.css': 'text/css; charset=utf-8',
+  '.json': 'application/json',
+  '.svg': 'image/svg+xml',
+  '.png': 'image/png',
+}
+function staticFile(request: Request): Response | undefined {
+  const { pathname } = new URL(request.url)
+  if (pathname.startsWith('/api/') || pathname === '/api') return undefined
+  if (request.method !== 'GET' && request.method !== 'HEAD') return undefined
+  let decoded: string
+  try {
+    decoded = decodeURIComponent(pathname)
+  } catch {
+    return undefined
+  }
+  const file = normalize(join(PUBLIC_DIR, decoded, decoded.endsWith('/') ? 'index.html' : ''))
+  if (!file.startsWith(PUBLIC_DIR + sep) || !existsSync(file) || !statSync(file).isFile()) return undefined
+  return new Response(request.method === 'HEAD' ? null : readFileSync(file), {
+    headers: {
+      'content-type': TYPES[extname(file)] ?? 'application/octet-stream',
+      'x-content-type-options': 'nosniff',
+      'cache-control': 'public, max-age=0, must-revalidate',
+    },
+  })
+}
 
 const embedded = !env().DATABASE_URL
 if (isDeployed()) throw new Error('scripts/dev.ts is for development; deployed code runs as Vercel functions')
@@ -46,12 +81,12 @@ const server = serve({
   port,
   fetch: (request: Request, nodeEnv: { incoming?: { socket?: { remoteAddress?: string } } }) => {
     setSocketAddress(request, nodeEnv.incoming?.socket?.remoteAddress)
-    return router(request)
+    return staticFile(request) ?? router(request)
   },
 })
 
 console.log(
-  `Commerce API on http://localhost:${port}/api/v1/health (${routes.length} routes; database: ${
+  `Commerce API on http://localhost:${port}/api/v1/health, its reference page on http://localhost:${port}/api/docs (${routes.length} routes; database: ${
     embedded ? `embedded PGlite in ${env().PGLITE_DATA_DIR}` : 'DATABASE_URL'
   }).\nSign in: curl -X POST localhost:${port}/api/v1/auth/login -H 'content-type: application/json' -d '{"email":"<admin email>","password":"<password>"}'`,
 )

@@ -6,6 +6,7 @@ import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { DetailedHealthSchema, LivenessSchema } from '../../lib/monitoring/schemas.js'
+import { SCALAR_BUNDLE_PATH } from '../../lib/openapi/reference-page.js'
 import { configureNeonDriver, migrateNeon } from '../../lib/platform/db.js'
 import { startFakeSentry } from '../support/sentry.js'
 import { startWsProxy, type WsProxy } from '../support/ws-proxy.js'
@@ -238,6 +239,20 @@ describe('built functions answer Web requests (Neon driver; no Redis, no provide
     const body = LivenessSchema.parse(JSON.parse(res.body ?? ''))
     expect(body.status).toBe('healthy')
     expect(Number.isNaN(Date.parse(body.timestamp))).toBe(false)
+  })
+
+  it('GET /api/docs: the reference page, whose Scalar bundle is in the static output it names', async () => {
+    const res = await invoke('api/docs', { path: '/api/docs' })
+    expect(res.status, res.body).toBe(200)
+    expect(res.headers?.['content-type']).toMatch(/^text\/html/)
+    const src = /<script src="([^"]+)"><\/script>/.exec(res.body ?? '')?.[1]
+    expect(src).toBe(SCALAR_BUNDLE_PATH)
+    const bundle = join(ROOT, '.vercel/output/static', src!)
+    expect(
+      existsSync(bundle),
+      `${bundle} missing: the build command (npm run build:static) did not run`,
+    ).toBe(true)
+    expect(readFileSync(bundle, 'utf8')).toContain('createApiReference')
   })
 
   it('GET /api/v1/health/detailed (the Neon driver bundled in the function, on a migrated database)', async () => {
