@@ -6187,6 +6187,11 @@ export interface operations {
                 };
                 content: {
                     "application/json": {
+                        /**
+                         * @description Staff only; Redis only: the answering instance's circuit breaker (open: Redis is skipped)
+                         * @enum {string}
+                         */
+                        breaker?: "closed" | "open" | "half_open";
                         /** @description Staff only */
                         error?: string;
                         latency_ms: number | null;
@@ -6227,6 +6232,11 @@ export interface operations {
                 };
                 content: {
                     "application/json": {
+                        /**
+                         * @description Staff only; Redis only: the answering instance's circuit breaker (open: Redis is skipped)
+                         * @enum {string}
+                         */
+                        breaker?: "closed" | "open" | "half_open";
                         /** @description Staff only */
                         error?: string;
                         latency_ms: number | null;
@@ -6263,6 +6273,11 @@ export interface operations {
                     "application/json": {
                         checks: {
                             database: {
+                                /**
+                                 * @description Staff only; Redis only: the answering instance's circuit breaker (open: Redis is skipped)
+                                 * @enum {string}
+                                 */
+                                breaker?: "closed" | "open" | "half_open";
                                 /** @description Staff only */
                                 error?: string;
                                 latency_ms: number | null;
@@ -6279,6 +6294,11 @@ export interface operations {
                             external: {
                                 checked_at: string;
                                 resend: {
+                                    /**
+                                     * @description Staff only; Redis only: the answering instance's circuit breaker (open: Redis is skipped)
+                                     * @enum {string}
+                                     */
+                                    breaker?: "closed" | "open" | "half_open";
                                     /** @description Staff only */
                                     error?: string;
                                     latency_ms: number | null;
@@ -6286,6 +6306,11 @@ export interface operations {
                                     status: "healthy" | "unhealthy" | "not_configured" | "reachable" | "unreachable";
                                 };
                                 shippo: {
+                                    /**
+                                     * @description Staff only; Redis only: the answering instance's circuit breaker (open: Redis is skipped)
+                                     * @enum {string}
+                                     */
+                                    breaker?: "closed" | "open" | "half_open";
                                     /** @description Staff only */
                                     error?: string;
                                     latency_ms: number | null;
@@ -6293,6 +6318,11 @@ export interface operations {
                                     status: "healthy" | "unhealthy" | "not_configured" | "reachable" | "unreachable";
                                 };
                                 stripe: {
+                                    /**
+                                     * @description Staff only; Redis only: the answering instance's circuit breaker (open: Redis is skipped)
+                                     * @enum {string}
+                                     */
+                                    breaker?: "closed" | "open" | "half_open";
                                     /** @description Staff only */
                                     error?: string;
                                     latency_ms: number | null;
@@ -6301,6 +6331,11 @@ export interface operations {
                                 };
                             };
                             redis: {
+                                /**
+                                 * @description Staff only; Redis only: the answering instance's circuit breaker (open: Redis is skipped)
+                                 * @enum {string}
+                                 */
+                                breaker?: "closed" | "open" | "half_open";
                                 /** @description Staff only */
                                 error?: string;
                                 latency_ms: number | null;
@@ -6342,6 +6377,11 @@ export interface operations {
                     "application/json": {
                         checks: {
                             database: {
+                                /**
+                                 * @description Staff only; Redis only: the answering instance's circuit breaker (open: Redis is skipped)
+                                 * @enum {string}
+                                 */
+                                breaker?: "closed" | "open" | "half_open";
                                 /** @description Staff only */
                                 error?: string;
                                 latency_ms: number | null;
@@ -6358,6 +6398,11 @@ export interface operations {
                             external: {
                                 checked_at: string;
                                 resend: {
+                                    /**
+                                     * @description Staff only; Redis only: the answering instance's circuit breaker (open: Redis is skipped)
+                                     * @enum {string}
+                                     */
+                                    breaker?: "closed" | "open" | "half_open";
                                     /** @description Staff only */
                                     error?: string;
                                     latency_ms: number | null;
@@ -6365,6 +6410,11 @@ export interface operations {
                                     status: "healthy" | "unhealthy" | "not_configured" | "reachable" | "unreachable";
                                 };
                                 shippo: {
+                                    /**
+                                     * @description Staff only; Redis only: the answering instance's circuit breaker (open: Redis is skipped)
+                                     * @enum {string}
+                                     */
+                                    breaker?: "closed" | "open" | "half_open";
                                     /** @description Staff only */
                                     error?: string;
                                     latency_ms: number | null;
@@ -6372,6 +6422,11 @@ export interface operations {
                                     status: "healthy" | "unhealthy" | "not_configured" | "reachable" | "unreachable";
                                 };
                                 stripe: {
+                                    /**
+                                     * @description Staff only; Redis only: the answering instance's circuit breaker (open: Redis is skipped)
+                                     * @enum {string}
+                                     */
+                                    breaker?: "closed" | "open" | "half_open";
                                     /** @description Staff only */
                                     error?: string;
                                     latency_ms: number | null;
@@ -6380,6 +6435,11 @@ export interface operations {
                                 };
                             };
                             redis: {
+                                /**
+                                 * @description Staff only; Redis only: the answering instance's circuit breaker (open: Redis is skipped)
+                                 * @enum {string}
+                                 */
+                                breaker?: "closed" | "open" | "half_open";
                                 /** @description Staff only */
                                 error?: string;
                                 latency_ms: number | null;
@@ -6415,6 +6475,11 @@ export interface operations {
                     "application/json": {
                         checked_at: string;
                         resend: {
+                            /**
+                             * @description Staff only; Redis only: the answering instance's circuit breaker (open: Redis is skipped)
+                             * @enum {string}
+                             */
+                            breaker?: "closed" | "open" | "half_open";
                             /** @description Staff only */
                             error?: string;
                             latency_ms: number | null;
@@ -6422,6 +6487,11 @@ export interface operations {
                             status: "healthy" | "unhealthy" | "not_configured" | "reachable" | "unreachable";
                         };
                         shippo: {
+                            /**
+                             * @description Staff only; Redis only: the answering instance's circuit breaker (open: Redis is skipped)
+                             * @enum {string}
+                             */
+                            breaker?: "closed" | "open" | "half_open";
                             /** @description Staff only */
                             error?: string;
                             latency_ms: number | null;
@@ -6429,6 +6499,11 @@ export interface operations {
                             status: "healthy" | "unhealthy" | "not_configured" | "reachable" | "unreachable";
                         };
                         stripe: {
+                            /**
+                             * @description Staff only; Redis only: the answering instance's circuit breaker (open: Redis is skipped)
+                             * @enum {string}
+                             */
+                            breaker?: "closed" | "open" | "half_open";
                             /** @description Staff only */
                             error?: string;
                             latency_ms: number | null;
@@ -6483,6 +6558,11 @@ export interface operations {
                 };
                 content: {
                     "application/json": {
+                        /**
+                         * @description Staff only; Redis only: the answering instance's circuit breaker (open: Redis is skipped)
+                         * @enum {string}
+                         */
+                        breaker?: "closed" | "open" | "half_open";
                         /** @description Staff only */
                         error?: string;
                         latency_ms: number | null;
@@ -6516,6 +6596,11 @@ export interface operations {
                 };
                 content: {
                     "application/json": {
+                        /**
+                         * @description Staff only; Redis only: the answering instance's circuit breaker (open: Redis is skipped)
+                         * @enum {string}
+                         */
+                        breaker?: "closed" | "open" | "half_open";
                         /** @description Staff only */
                         error?: string;
                         latency_ms: number | null;

@@ -7,6 +7,7 @@ import { type Db, preparedPerDb } from '../platform/db.js'
 import { log } from '../platform/logger.js'
 import type { ReadResult } from '../platform/ratelimit.js'
 import { kv } from '../platform/redis.js'
+import { RedisUnavailable, untrustedBefore, whenBreakerCloses } from '../platform/redis-breaker.js'
 import { effectivePermissions, type Principal, type Role } from './permissions.js'
 import { type AccessClaims, bearerToken, InvalidToken, verifyToken } from './tokens.js'
 
@@ -24,6 +25,8 @@ export interface SessionState {
   grants: Array<{ permission: string; expires_at: string | null }>
   /** The state is no longer valid after this instant (session expiry, lockout end). */
   validUntil: number
+  /** When it was read from the database (ms); set on the cached copy, absent on entries of older code. */
+  cachedAt?: number
 }
 
 // The session-state query runs on every cache miss: built once per database.
@@ -94,9 +97,18 @@ async function sessionState(
         (value): CachedRead => ({ ok: true, value }),
         (error: unknown): CachedRead => ({ ok: false, error }),
       ))
-  if (!got.ok) log.warn('session cache read failed; using the database', { err: got.error })
+  // an open breaker logged once when it opened; every other failed read is worth a line
+  if (!got.ok && !(got.error instanceof RedisUnavailable))
+    log.warn('session cache read failed; using the database', { err: got.error })
   const cached = got.ok ? (got.value as Cached | null) : null
-  if (cached && !('forgotten' in cached) && cached.validUntil > nowMs()) return cached
+  if (
+    cached &&
+    !('forgotten' in cached) &&
+    cached.validUntil > nowMs() &&
+    // written before Redis came back from an outage: an invalidation may have been lost meanwhile
+    (cached.cachedAt ?? 0) >= untrustedBefore()
+  )
+    return cached
   const state = await loadSessionState(db, sessionId)
   if (state && !cached) {
     const ttl = Math.min(SESSION_CACHE_TTL_SECONDS, Math.ceil((state.validUntil - nowMs()) / 1000))
@@ -104,23 +116,62 @@ async function sessionState(
     if (ttl > 0)
       later(() =>
         kv()
-          .setIfAbsent(cacheKey(sessionId), state, ttl)
+          .setIfAbsent(cacheKey(sessionId), { ...state, cachedAt: nowMs() }, ttl)
           .catch(() => undefined),
       )
   }
   return state
 }
 
+// Invalidations this instance could not write (Redis failing, or skipped by the open breaker): written
+// again as soon as Redis answers, so that a cached state another instance reads cannot outlive a
+// revocation made here. Bounded: past the bound the oldest are dropped (their entries expire in 60 s).
+const lostInvalidations = new Set<string>()
+const LOST_MAX = 50_000
+const REPLAY_BATCH = 1_000
+
+async function replayLostInvalidations(): Promise<void> {
+  if (!lostInvalidations.size) return
+  const ids = [...lostInvalidations].slice(0, LOST_MAX)
+  lostInvalidations.clear()
+  await kv()
+    .setMany(ids.map(cacheKey), TOMBSTONE, SESSION_CACHE_TTL_SECONDS)
+    .then(() => log.info('session cache invalidations replayed', { sessions: ids.length }))
+    .catch(() => {
+      for (const id of ids) rememberLost(id)
+    })
+}
+whenBreakerCloses(replayLostInvalidations)
+
+function rememberLost(id: string): void {
+  lostInvalidations.add(id)
+  if (lostInvalidations.size > LOST_MAX) lostInvalidations.delete(lostInvalidations.values().next().value!)
+}
+
+/** Tests: invalidations waiting to be written again. */
+export const lostInvalidationCount = (): number => lostInvalidations.size
+
 /**
  * Forget cached state after any change to a session or its user (write-through invalidation), by
- * marking it for one cache lifetime. Never throws: with Redis unreachable the cache cannot be read
- * either, and an entry lives 60 s at most.
+ * marking it for one cache lifetime, in one round trip. Never throws: an invalidation that cannot be
+ * written is kept and written again once Redis answers (with the breaker closing, or with the next
+ * invalidation that succeeds); meanwhile this instance reads the database (a failing Redis cannot be
+ * read either).
  */
 export async function forgetSessions(sessionIds: readonly string[]): Promise<void> {
   if (!sessionIds.length) return
-  await Promise.all(sessionIds.map((id) => kv().set(cacheKey(id), TOMBSTONE, SESSION_CACHE_TTL_SECONDS)))
-    .then(() => undefined)
-    .catch((err) => log.warn('session cache invalidation failed', { err, sessions: sessionIds.length }))
+  // with up to REPLAY_BATCH lost ones riding along
+  const ids = [...new Set([...sessionIds, ...[...lostInvalidations].slice(0, REPLAY_BATCH)])]
+  await kv()
+    .setMany(ids.map(cacheKey), TOMBSTONE, SESSION_CACHE_TTL_SECONDS)
+    .then(() => {
+      for (const id of ids) lostInvalidations.delete(id)
+    })
+    .catch((err) => {
+      for (const id of ids) rememberLost(id)
+      if (!(err instanceof RedisUnavailable))
+        log.warn('session cache invalidation failed', { err, sessions: sessionIds.length })
+    })
 }
 
 /** The verified claims of the request's bearer access token (CPU only), null without one; 401 if bad. */

@@ -5,9 +5,10 @@ import { type Db, getDb } from '../platform/db.js'
 import { env } from '../platform/env.js'
 import { log } from '../platform/logger.js'
 import { kv, redisConfigured } from '../platform/redis.js'
+import { type BreakerState, breakerAllows, breakerState } from '../platform/redis-breaker.js'
 
 // Dependency checks behind the health endpoints. Public answers carry status and latency only;
-// `error`/`detail` fields are for staff and are stripped by `publicView`.
+// `error`/`detail`/`breaker` fields are for staff and are stripped by `publicView`.
 
 export interface MigrationState {
   applied: number
@@ -21,6 +22,8 @@ export interface DependencyCheck {
   status: 'healthy' | 'unhealthy' | 'not_configured' | 'reachable' | 'unreachable'
   latency_ms: number | null
   error?: string
+  /** Redis only: this instance's circuit breaker (docs/monitoring.md, "When Redis is sick") */
+  breaker?: BreakerState
 }
 
 export interface DatabaseCheck extends DependencyCheck {
@@ -69,13 +72,21 @@ export async function checkDatabase(): Promise<DatabaseCheck> {
 
 export async function checkRedis(): Promise<DependencyCheck> {
   if (!redisConfigured()) return { status: 'not_configured', latency_ms: null }
+  // While the breaker is open the check sends nothing either: Redis is being skipped (degraded)
+  if (!breakerAllows())
+    return {
+      status: 'unhealthy',
+      latency_ms: null,
+      error: 'circuit breaker open: Redis is skipped until a probe succeeds',
+      breaker: breakerState(),
+    }
   const t0 = nowMs()
   try {
     await kv().ping()
-    return { status: 'healthy', latency_ms: elapsed(t0) }
+    return { status: 'healthy', latency_ms: elapsed(t0), breaker: breakerState() }
   } catch (err) {
     log.warn('redis health check failed', { err })
-    return { status: 'unhealthy', latency_ms: elapsed(t0), error: reason(err) }
+    return { status: 'unhealthy', latency_ms: elapsed(t0), error: reason(err), breaker: breakerState() }
   }
 }
 
@@ -197,7 +208,7 @@ export function publicView<T>(value: T): T {
   if (value && typeof value === 'object') {
     return Object.fromEntries(
       Object.entries(value)
-        .filter(([k]) => k !== 'error')
+        .filter(([k]) => k !== 'error' && k !== 'breaker')
         .map(([k, v]) => [k, publicView(v)]),
     ) as T
   }

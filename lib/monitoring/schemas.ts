@@ -6,6 +6,10 @@ export const DependencySchema = z.object({
   status: z.enum(['healthy', 'unhealthy', 'not_configured', 'reachable', 'unreachable']),
   latency_ms: z.number().nullable(),
   error: z.string().optional().describe('Staff only'),
+  breaker: z
+    .enum(['closed', 'open', 'half_open'])
+    .optional()
+    .describe("Staff only; Redis only: the answering instance's circuit breaker (open: Redis is skipped)"),
 })
 
 export const MigrationStateSchema = z.object({

@@ -45,6 +45,12 @@ const EnvSchema = z.object({
   UPSTASH_REDIS_REST_URL: optionalString,
   UPSTASH_REDIS_REST_TOKEN: optionalString,
   REDIS_PREFIX: z.string().optional().default('commerce:'),
+  /** the deadline of one Redis round trip (ms): requests wait for it, so tens of ms, not a second */
+  REDIS_TIMEOUT_MS: int(50, 5),
+  /** consecutive Redis failures or timeouts that open the circuit breaker */
+  REDIS_BREAKER_FAILURES: int(3, 1),
+  /** how long an open breaker skips Redis before one probe may close it */
+  REDIS_BREAKER_COOLDOWN_SECONDS: int(10, 1),
   RATE_LIMITS: z.enum(['on', 'off']).optional().default('on'),
 
   JWT_SECRET: optionalString,

@@ -2,6 +2,7 @@ import { Registry } from 'prom-client'
 import { now } from './clock.js'
 import { log } from './logger.js'
 import { kv } from './redis.js'
+import { RedisUnavailable } from './redis-breaker.js'
 
 // Metrics aggregated across function instances: every instance adds to Redis hashes (in-process in
 // development) after its response; /metrics reads them back and renders Prometheus text with prom-client.
@@ -75,7 +76,8 @@ async function write(increments: Increment[]): Promise<void> {
   try {
     await kv().hincrby(increments)
   } catch (err) {
-    log.warn('metrics write failed', { err })
+    // skipped while the Redis breaker is open (it logged once); counts of that time are lost
+    if (!(err instanceof RedisUnavailable)) log.warn('metrics write failed', { err })
   }
 }
 
@@ -141,7 +143,9 @@ export async function recordRequest(
     const entry: RecentError = { at: now().toISOString(), method, route, status, request_id: requestId }
     await kv()
       .pushCapped(RECENT_ERRORS_KEY, entry, 20)
-      .catch((err) => log.warn('recent error write failed', { err }))
+      .catch((err) => {
+        if (!(err instanceof RedisUnavailable)) log.warn('recent error write failed', { err })
+      })
   }
 }
 
@@ -174,9 +178,25 @@ export async function renderMetrics(
     } as never)
   }
   const all = [...metrics]
-  const hashes = await Promise.all(all.map((d) => kv().hgetall(key(d.name))))
+  // Redis unreachable (or skipped by the open breaker): the shared counters are left out of this answer
+  // (a gap, not a reset to 0 that Prometheus would read as a restart); the gauges still answer.
+  let unavailable: unknown
+  const hashes = await Promise.all(
+    all.map((d) =>
+      kv()
+        .hgetall(key(d.name))
+        .catch((err: unknown) => {
+          unavailable = err
+          return undefined
+        }),
+    ),
+  )
+  if (unavailable && !(unavailable instanceof RedisUnavailable))
+    log.warn('metrics read failed; counters left out', { err: unavailable })
   all.forEach((def, i) => {
-    const values = def.type === 'histogram' ? histogramValues(def, hashes[i]!) : plainValues(def, hashes[i]!)
+    const hash = hashes[i]
+    if (!hash) return
+    const values = def.type === 'histogram' ? histogramValues(def, hash) : plainValues(def, hash)
     registry.registerMetric({
       name: def.name,
       get: async () => ({ name: def.name, help: def.help, type: def.type, values, aggregator: 'sum' }),

@@ -2,8 +2,9 @@ import { Ratelimit } from '@upstash/ratelimit'
 import type { Redis } from '@upstash/redis'
 import { nowMs } from './clock.js'
 import { env } from './env.js'
-import { warnOnce } from './logger.js'
+import { log } from './logger.js'
 import { kv, upstashClient } from './redis.js'
+import { breakerAllows, breakerFailure, breakerSuccess, RedisUnavailable } from './redis-breaker.js'
 
 // One named policy table. Each policy can be tuned with RATE_LIMIT_<NAME>=<limit>/<window seconds>,
 // e.g. RATE_LIMIT_AUTH_LOGIN=20/60. RATE_LIMITS=off disables request limits (never account lockout).
@@ -70,7 +71,7 @@ function pruneWindows(t: number): void {
 }
 
 /** How long a request waits for its limit before it is let through (@upstash/ratelimit's `timeout`). */
-const LIMIT_TIMEOUT_MS = 1000
+const limitTimeoutMs = () => env().REDIS_TIMEOUT_MS
 
 // Identifiers refused until their window resets, as @upstash/ratelimit's ephemeral cache keeps them: a
 // client hammering past its limit costs no Redis request. One map for every policy (its keys carry the
@@ -108,7 +109,7 @@ function limiterFor(name: PolicyName, redis: Redis): Limiter {
     prefix,
     limiter: Ratelimit.slidingWindow(limit, `${windowSeconds} s`),
     ephemeralCache: blocked,
-    timeout: LIMIT_TIMEOUT_MS,
+    timeout: limitTimeoutMs(),
     analytics: false,
     enableTelemetry: false,
   })
@@ -117,19 +118,36 @@ function limiterFor(name: PolicyName, redis: Redis): Limiter {
   return made
 }
 
+let failedOpen = 0
+let warnedAt = Number.NEGATIVE_INFINITY
+const WARN_EVERY_MS = 60_000
+/** Requests this instance let through because their limit could not be counted (a per-instance metric). */
+export const rateLimitFailOpenCount = (): number => failedOpen
+
 function failOpen(l: Pick<Limiter, 'limit' | 'windowMs'>, err: unknown): LimitResult {
-  warnOnce('ratelimit-fail-open', 'rate limit store unavailable; failing open', { err })
+  failedOpen++
+  // throttled: a Redis outage would otherwise write one warning per request
+  const t = performance.now()
+  if (t - warnedAt >= WARN_EVERY_MS) {
+    warnedAt = t
+    log.warn('rate limit store unavailable; failing open', { err, failed_open_total: failedOpen })
+  }
   return { allowed: true, limit: l.limit, remaining: l.limit, reset: nowMs() + l.windowMs }
 }
 
-/** Count one hit on Redis. Redis failing or slower than LIMIT_TIMEOUT_MS lets the request through. */
+/** Count one hit on Redis. Redis failing or slower than REDIS_TIMEOUT_MS lets the request through. */
 async function countHit(l: Limiter, identifier: string): Promise<LimitResult> {
   try {
     const r = await l.ratelimit.limit(identifier)
-    if (r.reason === 'timeout')
-      return failOpen(l, new Error(`Redis did not answer in ${LIMIT_TIMEOUT_MS} ms`))
+    if (r.reason === 'timeout') {
+      const err = new Error(`Redis did not answer in ${limitTimeoutMs()} ms`)
+      breakerFailure(err)
+      return failOpen(l, err)
+    }
+    breakerSuccess()
     return { allowed: r.success, limit: r.limit, remaining: r.remaining, reset: r.reset }
   } catch (err) {
+    breakerFailure(err)
     return failOpen(l, err)
   }
 }
@@ -167,15 +185,16 @@ function readKey<T>(key: string): Promise<ReadResult<T>> {
       (v): ReadResult<T> => ({ ok: true, value: v }),
       (error: unknown): ReadResult<T> => ({ ok: false, error }),
     )
-  return within(value, LIMIT_TIMEOUT_MS, () => ({ ok: false, error: new Error('Redis timed out') }))
+  return within(value, limitTimeoutMs() * 2, () => ({ ok: false, error: new Error('Redis timed out') }))
 }
 
 /**
  * Count one hit of `identifier` against a policy (`null`: no limit) and read the store key `read` (if
  * any). On Upstash both requests leave at once (Promise.all), so the caller waits for one Redis round
- * trip, not two in a row (ADR 011). A failing or slow limit fails open with a logged warning (protection,
- * not a reason to refuse service); a failing read comes back as `{ ok: false }` for the caller to fall
- * back. A caller still refused from an earlier hit gets its 429 from memory, with no request at all.
+ * trip, not two in a row (ADR 011). A failing or slow limit fails open with a throttled warning
+ * (protection, not a reason to refuse service); a failing read comes back as `{ ok: false }` for the caller
+ * to fall back. A caller still refused from an earlier hit gets its 429 from memory, with no request at
+ * all; while the Redis circuit breaker is open nobody's request makes one.
  */
 export async function hitAndRead<T>(
   name: PolicyName | null,
@@ -191,6 +210,13 @@ export async function hitAndRead<T>(
   const refused = limiter && stillBlocked(limiter, identifier)
   if (refused) return { limit: refused, read: null } // a 429 needs no session
   pruneBlocked()
+  if (!breakerAllows()) {
+    const skipped = new RedisUnavailable()
+    return {
+      limit: limiter ? failOpen(limiter, skipped) : null,
+      read: read === undefined ? null : { ok: false, error: skipped },
+    }
+  }
   const [limit, value] = await Promise.all([
     limiter ? countHit(limiter, identifier) : null,
     read === undefined ? null : readKey<T>(read),

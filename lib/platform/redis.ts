@@ -1,14 +1,20 @@
 import { Redis } from '@upstash/redis'
+import { afterResponse } from './background.js'
 import { nowMs } from './clock.js'
 import { env, isDeployed } from './env.js'
+import { configureBreaker, guarded, resetBreaker } from './redis-breaker.js'
 
 // What may be lost or rebuilt lives here: session-state cache, metric counters, short caches.
 // Upstash when configured; otherwise an in-process store with the same behaviour (one process only).
+// Every Upstash request goes through the circuit breaker (./redis-breaker.ts) under one deadline,
+// REDIS_TIMEOUT_MS: while the breaker is open a call throws RedisUnavailable without a request.
 
 export interface KeyValueStore {
   readonly kind: 'upstash' | 'memory'
   get<T>(key: string): Promise<T | null>
   set(key: string, value: unknown, ttlSeconds?: number): Promise<void>
+  /** The same value under many keys, in one round trip. */
+  setMany(keys: readonly string[], value: unknown, ttlSeconds: number): Promise<void>
   /** SET NX: write only when the key does not exist. Returns whether it wrote. */
   setIfAbsent(key: string, value: unknown, ttlSeconds: number): Promise<boolean>
   del(...keys: string[]): Promise<void>
@@ -31,40 +37,57 @@ class UpstashStore implements KeyValueStore {
     return this.prefix + key
   }
   async get<T>(key: string) {
-    return (await this.client.get<T>(this.k(key))) ?? null
+    return guarded(async () => (await this.client.get<T>(this.k(key))) ?? null)
   }
   async set(key: string, value: unknown, ttlSeconds?: number) {
-    if (ttlSeconds) await this.client.set(this.k(key), value, { ex: ttlSeconds })
-    else await this.client.set(this.k(key), value)
+    await guarded(() =>
+      ttlSeconds
+        ? this.client.set(this.k(key), value, { ex: ttlSeconds })
+        : this.client.set(this.k(key), value),
+    )
   }
   async setIfAbsent(key: string, value: unknown, ttlSeconds: number) {
-    return (await this.client.set(this.k(key), value, { ex: ttlSeconds, nx: true })) === 'OK'
+    return guarded(
+      async () => (await this.client.set(this.k(key), value, { ex: ttlSeconds, nx: true })) === 'OK',
+    )
+  }
+  async setMany(keys: readonly string[], value: unknown, ttlSeconds: number) {
+    if (!keys.length) return
+    await guarded(() => {
+      const p = this.client.pipeline()
+      for (const key of keys) p.set(this.k(key), value, { ex: ttlSeconds })
+      return p.exec()
+    })
   }
   async del(...keys: string[]) {
-    if (keys.length) await this.client.del(...keys.map((k) => this.k(k)))
+    if (keys.length) await guarded(() => this.client.del(...keys.map((k) => this.k(k))))
   }
   async hincrby(entries: ReadonlyArray<readonly [string, string, number]>) {
     if (!entries.length) return
-    const p = this.client.pipeline()
-    for (const [key, field, by] of entries) p.hincrby(this.k(key), field, by)
-    await p.exec()
+    await guarded(() => {
+      const p = this.client.pipeline()
+      for (const [key, field, by] of entries) p.hincrby(this.k(key), field, by)
+      return p.exec()
+    })
   }
   async hgetall(key: string) {
-    const raw = (await this.client.hgetall<Record<string, unknown>>(this.k(key))) ?? {}
+    const raw = (await guarded(() => this.client.hgetall<Record<string, unknown>>(this.k(key)))) ?? {}
     return Object.fromEntries(Object.entries(raw).map(([f, v]) => [f, Number(v)]))
   }
   async pushCapped(key: string, value: unknown, max: number) {
-    const p = this.client.pipeline()
-    p.lpush(this.k(key), JSON.stringify(value))
-    p.ltrim(this.k(key), 0, max - 1)
-    await p.exec()
+    await guarded(() => {
+      const p = this.client.pipeline()
+      p.lpush(this.k(key), JSON.stringify(value))
+      p.ltrim(this.k(key), 0, max - 1)
+      return p.exec()
+    })
   }
   async list<T>(key: string, count: number) {
-    const raw = await this.client.lrange<unknown>(this.k(key), 0, count - 1)
+    const raw = await guarded(() => this.client.lrange<unknown>(this.k(key), 0, count - 1))
     return raw.map((r) => (typeof r === 'string' ? JSON.parse(r) : r) as T)
   }
   async ping() {
-    await this.client.ping()
+    await guarded(() => this.client.ping())
   }
 }
 
@@ -93,6 +116,9 @@ export class MemoryStore implements KeyValueStore {
       value: structuredClone(value),
       expiresAt: ttlSeconds ? nowMs() + ttlSeconds * 1000 : undefined,
     })
+  }
+  async setMany(keys: readonly string[], value: unknown, ttlSeconds: number) {
+    for (const key of keys) await this.set(key, value, ttlSeconds)
   }
   async setIfAbsent(key: string, value: unknown, ttlSeconds: number) {
     if (this.live(key)) return false
@@ -130,18 +156,17 @@ export function redisConfigured(): boolean {
   return Boolean(e.UPSTASH_REDIS_REST_URL && e.UPSTASH_REDIS_REST_TOKEN)
 }
 
-const REQUEST_TIMEOUT_MS = 2000
-const TIMEOUT_SLICE_MS = 100
 let slice: { ms: number; endsAt: number; signal: AbortSignal } | undefined
 /**
- * An abort signal for a request starting now that fires between `ms` and `ms` + 100 ms later: requests
- * started in the same 100 ms share one signal (one timer), where AbortSignal.timeout() per request cost
- * about a tenth of a millisecond of CPU each under load.
+ * An abort signal for a request starting now that fires between `ms` and 1.5 x `ms` later (at most
+ * `ms` + 100): requests started in the same slice share one signal (one timer), where
+ * AbortSignal.timeout() per request cost about a tenth of a millisecond of CPU each under load.
  */
 export function sharedTimeout(ms: number): AbortSignal {
   const t = performance.now()
+  const width = Math.min(100, Math.ceil(ms / 2))
   if (!slice || slice.ms !== ms || t >= slice.endsAt || slice.signal.aborted) {
-    slice = { ms, endsAt: t + TIMEOUT_SLICE_MS, signal: AbortSignal.timeout(ms + TIMEOUT_SLICE_MS) }
+    slice = { ms, endsAt: t + width, signal: AbortSignal.timeout(ms + width) }
   }
   return slice.signal
 }
@@ -154,12 +179,15 @@ export function upstashClient(): Redis | undefined {
     upstash = new Redis({
       url: e.UPSTASH_REDIS_REST_URL!,
       token: e.UPSTASH_REDIS_REST_TOKEN!,
-      // Fail fast: Redis is a cache here, Postgres answers when it is slow.
-      retry: { retries: 1, backoff: () => 50 },
-      signal: () => sharedTimeout(REQUEST_TIMEOUT_MS),
+      // Fail fast: Redis is a cache here, Postgres answers when it is slow. No retry: a retry doubles the
+      // wait of a request that is already late, and the breaker is what handles a Redis that is sick.
+      retry: false,
+      signal: () => sharedTimeout(e.REDIS_TIMEOUT_MS),
       // No SDK/platform headers on every request.
       enableTelemetry: false,
     })
+    const client = upstash
+    configureBreaker({ probe: () => client.ping(), later: afterResponse })
   }
   return upstash
 }
@@ -177,4 +205,6 @@ export function kv(): KeyValueStore {
 export function resetKv(): void {
   store = undefined
   upstash = undefined
+  // a new client starts with a closed breaker of its own
+  resetBreaker()
 }

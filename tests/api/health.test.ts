@@ -7,6 +7,7 @@ import { setClock } from '../../lib/platform/clock.js'
 import { type Db, driverKind, getDb, pgliteExtensions, setDatabase } from '../../lib/platform/db.js'
 import { appVersion, env, resetEnv } from '../../lib/platform/env.js'
 import { kv, resetKv, upstashClient } from '../../lib/platform/redis.js'
+import { resetBreaker } from '../../lib/platform/redis-breaker.js'
 import { makeUser } from '../support/factories.js'
 import { call } from '../support/http.js'
 import { hangs, KEYS, networkError, outbound, serverError, useMsw } from '../support/msw.js'
@@ -111,6 +112,8 @@ afterEach(async () => {
   await restoreDatabase?.()
   restoreDatabase = undefined
   restoreEnv()
+  // a test that took Redis away may have opened the breaker: the clean-up needs Redis
+  resetBreaker()
   await kv().del(EXTERNAL_CACHE_KEY)
   resetExternalCache()
 })

@@ -6,6 +6,7 @@ import { closeDatabase, setDatabase } from '../../lib/platform/db.js'
 import { resetEnv } from '../../lib/platform/env.js'
 import { resetRateLimits } from '../../lib/platform/ratelimit.js'
 import { resetKv } from '../../lib/platform/redis.js'
+import { resetBreaker } from '../../lib/platform/redis-breaker.js'
 import { withDatabase } from './services.js'
 
 // Per test file: a fresh, already-migrated database of its own, and its own Redis key prefix.
@@ -30,6 +31,10 @@ if (services) {
   process.env.NEON_WS_PROXY = services.wsProxy
   process.env.UPSTASH_REDIS_REST_URL = services.upstashUrl
   process.env.UPSTASH_REDIS_REST_TOKEN = services.upstashToken
+  // Production's 50 ms deadline is for Upstash next to the functions; the test proxy on a busy two-core
+  // machine can take longer, and an opened breaker would change what every later test sees.
+  // tests/services/redis-breaker.test.ts sets its own.
+  process.env.REDIS_TIMEOUT_MS ??= '2000'
   dropDatabase = async () => {
     await admin.query(`drop database if exists ${name} with (force)`)
     await admin.end()
@@ -53,6 +58,7 @@ resetKv()
 afterEach(async () => {
   await flushBackground()
   resetRateLimits()
+  resetBreaker()
 })
 
 afterAll(async () => {
