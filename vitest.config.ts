@@ -1,7 +1,7 @@
 import { fileURLToPath } from 'node:url'
 import { defineConfig } from 'vitest/config'
 
-// `npm test`: unit, in-process route and e2e tests on PGlite and the in-process store, no services.
+// `npm test`: unit, in-process route, e2e and security (access matrix) tests on PGlite and the in-process store, no services.
 // `npm run test:services` (TEST_SERVICES=1): the same suites plus tests/services on the machine's
 // PostgreSQL (through the Neon driver and a local WebSocket proxy) and Redis (through the Upstash clients
 // and a local Upstash-REST proxy). The harness starts both proxies itself.
@@ -27,6 +27,7 @@ export default defineConfig({
           'tests/api/**/*.test.ts',
           'tests/model/**/*.test.ts',
           'tests/e2e/**/*.test.ts',
+          'tests/security/**/*.test.ts',
         ],
     exclude: ['tests/build/**', 'tests/browser/**', 'node_modules/**'],
     globalSetup: ['tests/support/global-setup.ts'],
