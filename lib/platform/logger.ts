@@ -1,4 +1,5 @@
 import { env } from './env.js'
+import { scrubText } from './scrub-text.js'
 
 // One JSON line per event. Keys that may hold secrets or personal data are redacted wherever they appear.
 const SECRET_KEY =
@@ -34,12 +35,14 @@ function hidden(key: string): boolean {
 
 /**
  * An error as it may be logged: name, a message without query parameters (drizzle puts every bound value,
- * hashes and personal data included, after "params:"), the driver's SQLSTATE and constraint, a stack
- * trimmed the same way.
+ * hashes and personal data included, after "params:") and without the emails, tokens, phone numbers and
+ * addresses a message may quote (a provider's "Invalid email address: ..."; scrubText), the driver's
+ * SQLSTATE and constraint, a stack scrubbed the same way.
  */
 export function safeError(err: unknown): Record<string, unknown> {
-  if (!(err instanceof Error)) return { value: typeof err === 'string' ? err.slice(0, 200) : typeof err }
-  const strip = (s: string | undefined) => (s === undefined ? s : stripBoundParams(s))
+  if (!(err instanceof Error))
+    return { value: typeof err === 'string' ? scrubText(err).slice(0, 200) : typeof err }
+  const strip = (s: string | undefined) => (s === undefined ? s : scrubText(s))
   const cause = (err as { cause?: { code?: unknown; constraint?: unknown; name?: unknown } }).cause
   return {
     name: err.name,
@@ -49,11 +52,6 @@ export function safeError(err: unknown): Record<string, unknown> {
       : {}),
     stack: strip(err.stack)?.slice(0, 4000),
   }
-}
-
-/** Text without the bound query parameters drizzle appends to its errors (`params: ...`, up to the stack). */
-export function stripBoundParams(text: string): string {
-  return text.replace(/\bparams:[\s\S]*?(?=\n\s+at |$)/g, 'params: [redacted]')
 }
 
 function configuredLevel(): keyof typeof LEVELS {

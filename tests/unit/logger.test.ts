@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it, vi } from 'vitest'
 import { resetEnv } from '../../lib/platform/env.js'
-import { flushLogs, log, redact } from '../../lib/platform/logger.js'
+import { flushLogs, log, redact, safeError } from '../../lib/platform/logger.js'
 
 const savedLevel = process.env.LOG_LEVEL
 
@@ -147,6 +147,15 @@ describe('redact', () => {
     expect(text).toContain('params: [redacted]')
     expect(text).toContain('users_email_lower_unique')
     expect(text).toContain('23505')
+  })
+
+  it('scrubs what an error message quotes: a provider echoing an email, a bearer token', () => {
+    // Stripe's answer to a receipt_email it does not take quotes the address
+    const err = new Error('Invalid email address: ada.lovelace@example.com (sent with Bearer sk_live_abc123)')
+    const text = JSON.stringify([redact({ err }), safeError('no order for ada.lovelace@example.com')])
+    expect(text).not.toContain('ada.lovelace@example.com')
+    expect(text).not.toContain('sk_live_abc123')
+    expect(text).toContain('Invalid email address')
   })
 
   it('leaves primitives alone', () => {
