@@ -112,6 +112,7 @@ export async function recordUnexpectedPayment(
       currency: p.currency,
       reason: p.why,
       status: 'pending',
+      attemptedAt: at,
     })
     .returning()
   await addFlag(tx, orderId, {

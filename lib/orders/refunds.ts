@@ -97,6 +97,9 @@ export async function reserveRefund(
       status: 'pending',
       kind: opts.kind ?? 'refund',
       actorId: opts.actorId,
+      // the first attempt's time on the clock the reconcile cron measures its age with (not the
+      // database's now()): a retry is decided from it
+      attemptedAt: now(),
     })
     .returning()
   order.refunds.push(refund!)

@@ -8,6 +8,7 @@ import { payingPayment } from '../orders/payments.js'
 import type { RefundInput } from '../orders/refund-plan.js'
 import { reserveRefund, settleRefundTx } from '../orders/refunds.js'
 import { type FullOrder, loadOrder, type Runner } from '../orders/view.js'
+import { now as clockNow } from '../platform/clock.js'
 import type { Db } from '../platform/db.js'
 import { log, safeError } from '../platform/logger.js'
 import { toMajor } from '../platform/money.js'
@@ -246,6 +247,7 @@ async function recordForeignRefund(tx: Runner, orderId: string, r: Stripe.Refund
         reason: 'refunded in Stripe',
         providerRefundId: r.id,
         status: 'pending',
+        attemptedAt: clockNow(),
       })
       .onConflictDoNothing()
       .returning({ id: refunds.id })

@@ -38,6 +38,8 @@ it(
       {
         seed,
         numRuns: runs,
+        // replay one counterexample: the `path` fast-check printed with it (MODEL_PATH), same seed
+        ...(process.env.MODEL_PATH ? { path: process.env.MODEL_PATH } : {}),
         endOnFailure: process.env.MODEL_SHRINK !== '1',
         // in time: a long run reports the smallest counterexample found so far; npm test stops running
         // new sequences after 45 s on a busy machine (a failure found by then is still reported)

@@ -111,4 +111,22 @@ describe('the money path under a faulty Stripe (model counterexamples)', () => {
     await drain(/./)
     await finish()
   })
+  it('does not retry a first refund attempt that is still on its way, whatever the database clock says (seed 771501)', async () => {
+    const { w, run, open, drain, finish } = await replay(server)
+    await run(step.deliver(0))
+    await drain(/./)
+    // the app's clock is 10 minutes ahead of the database's now(): the refund row's first attempt must be
+    // timed on the clock the reconcile cron measures with, or the cron takes it for one Stripe never saw
+    await run(step.clock(10))
+    await run(step.refund(0, { amountPercent: 1 }))
+    // the refund's call is on its way to Stripe when the cron runs
+    await run(step.cron('reconcile'))
+    await drain(/reconcile/)
+    await open(/refund: stripe POST \/v1\/refunds \(request\)/)
+    await drain(/./)
+    expect(new Set([...w.stripe.refunds.values()].map((r) => r.metadata.refund_id)).size).toBe(
+      w.stripe.refunds.size,
+    )
+    await finish()
+  })
 })
