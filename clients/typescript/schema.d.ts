@@ -1278,7 +1278,7 @@ export interface paths {
         };
         /**
          * List products
-         * @description Customers and anonymous callers see active, visible products only; staff see all and may filter by `status`. `category` is an id or slug and includes its subcategories; `tags` matches any of the comma-separated tags; prices are major units. `cursor` (from `pagination.next_cursor`) pages by keyset and omits the total; relevance order pages by `page` only. Anonymous answers are publicly cacheable (60 s, ETag).
+         * @description Customers and anonymous callers see active, visible products only; staff see all and may filter by `status`. `category` is an id or slug and includes its subcategories; `tags` matches any of the comma-separated tags; prices are major units. `cursor` (from `pagination.next_cursor`) pages by keyset and omits the total; relevance order pages by `page` only. The total is a count kept for 60 s per filter set (customers and staff apart), taken afresh after a product, variant or category change, and exact on the last page. Anonymous answers are publicly cacheable (60 s, ETag).
          *
          *     Public; a valid bearer token is taken into account when sent. Rate limit policy `default`.
          */
@@ -9385,7 +9385,7 @@ export interface operations {
                             page?: number;
                             /** @description Absent with a cursor or total=false */
                             pages?: number;
-                            /** @description Absent with a cursor or total=false */
+                            /** @description Matching products. GET /products: a count at most 60 s old, taken afresh after a catalog change and exact on the last page. Absent with a cursor or total=false */
                             total?: number;
                         };
                         products: {
@@ -12177,7 +12177,7 @@ export interface operations {
                             page?: number;
                             /** @description Absent with a cursor or total=false */
                             pages?: number;
-                            /** @description Absent with a cursor or total=false */
+                            /** @description Matching products. GET /products: a count at most 60 s old, taken afresh after a catalog change and exact on the last page. Absent with a cursor or total=false */
                             total?: number;
                         };
                         products: {

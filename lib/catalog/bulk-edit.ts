@@ -8,6 +8,7 @@ import { type Db, rowsOf } from '../platform/db.js'
 import { insertRecordset, updateRecordset } from '../platform/recordset.js'
 import { catalogDbError } from './access.js'
 import { type BulkRowResult, changedFields, rowError, textArray, uuidArray } from './bulk-rows.js'
+import { afterCatalogWrite } from './counts.js'
 import { assetsOfRows, droppedByPatch } from './media/items.js'
 import { transactionReleasingMedia } from './media/release.js'
 import { productColumnsOf } from './products.js'
@@ -86,6 +87,14 @@ const notFound = (index: number, sku?: string) =>
   fail(index, [rowError(sku ? 'sku' : 'id', 'not_found', 'No such product.')], sku)
 
 export async function bulkUpdateProducts(
+  db: Db,
+  raw: unknown[],
+  actorId: string | null,
+): Promise<{ results: BulkRowResult[] }> {
+  return afterCatalogWrite(updateRows(db, raw, actorId))
+}
+
+async function updateRows(
   db: Db,
   raw: unknown[],
   actorId: string | null,
@@ -184,6 +193,10 @@ export async function bulkUpdateProducts(
 }
 
 export async function bulkDeleteProducts(db: Db, raw: unknown[]): Promise<{ results: BulkRowResult[] }> {
+  return afterCatalogWrite(deleteRows(db, raw))
+}
+
+async function deleteRows(db: Db, raw: unknown[]): Promise<{ results: BulkRowResult[] }> {
   const parsed = raw.map((r) => parse(DeleteRow, r))
   return transactionReleasingMedia(db, async (tx, releaseMedia) => {
     const ok = parsed.flatMap((p) => (p.ok ? [p.value] : []))

@@ -23,6 +23,7 @@ import {
   rowError,
   type VariantRow,
 } from './bulk-rows.js'
+import { afterCatalogWrite } from './counts.js'
 import { droppedByPatch } from './media/items.js'
 import { transactionReleasingMedia } from './media/release.js'
 import { productColumnsOf, productSlugBase } from './products.js'
@@ -318,13 +319,15 @@ export async function importProducts(
   const rows = rawRows.map(parseRow)
   for (let attempt = 1; ; attempt++) {
     try {
-      return await transactionReleasingMedia(db, async (tx, releaseMedia) => {
-        const plan = new Plan()
-        const results = planRows(rows, await snapshot(tx, rows), plan, actorId)
-        await write(tx, plan, actorId)
-        releaseMedia(plan.releasedMedia)
-        return { results }
-      })
+      return await afterCatalogWrite(
+        transactionReleasingMedia(db, async (tx, releaseMedia) => {
+          const plan = new Plan()
+          const results = planRows(rows, await snapshot(tx, rows), plan, actorId)
+          await write(tx, plan, actorId)
+          releaseMedia(plan.releasedMedia)
+          return { results }
+        }),
+      )
     } catch (err) {
       if (attempt < 3 && RETRYABLE.has(sqlState(err) ?? '')) continue
       throw catalogDbError(err)

@@ -11,6 +11,7 @@ import {
   slugTaken,
   type Viewer,
 } from './access.js'
+import { afterCatalogWrite } from './counts.js'
 import { type CategoryInput, type CategoryUpdate, slugify } from './schemas.js'
 import {
   type CategoryNode,
@@ -167,19 +168,21 @@ async function lockCategory(tx: Db, raw: string): Promise<Category> {
 /** PUT /categories/{category_id}: partial update; moving under itself or a descendant is a 422. */
 export async function updateCategory(db: Db, raw: string, input: CategoryUpdate): Promise<CategoryView> {
   try {
-    return await db.transaction(async (tx) => {
-      const current = await lockCategory(tx, raw)
-      const patch = columnsOf(input)
-      if (patch.parentId) await assertParent(tx, patch.parentId, current.id)
-      if (patch.slug && patch.slug !== current.slug) await assertSlugFree(tx, patch.slug, current.id)
-      if (!Object.keys(patch).length) return toCategory(current)
-      const [row] = await tx
-        .update(categories)
-        .set({ ...patch, updatedAt: now() })
-        .where(eq(categories.id, current.id))
-        .returning()
-      return toCategory(row!)
-    })
+    return await afterCatalogWrite(
+      db.transaction(async (tx) => {
+        const current = await lockCategory(tx, raw)
+        const patch = columnsOf(input)
+        if (patch.parentId) await assertParent(tx, patch.parentId, current.id)
+        if (patch.slug && patch.slug !== current.slug) await assertSlugFree(tx, patch.slug, current.id)
+        if (!Object.keys(patch).length) return toCategory(current)
+        const [row] = await tx
+          .update(categories)
+          .set({ ...patch, updatedAt: now() })
+          .where(eq(categories.id, current.id))
+          .returning()
+        return toCategory(row!)
+      }),
+    )
   } catch (err) {
     throw catalogDbError(err)
   }
@@ -190,12 +193,14 @@ export async function updateCategory(db: Db, raw: string, input: CategoryUpdate)
  * existing without a category (the foreign key sets it null).
  */
 export async function deleteCategory(db: Db, raw: string): Promise<void> {
-  await db.transaction(async (tx) => {
-    const current = await lockCategory(tx, raw)
-    await tx
-      .update(categories)
-      .set({ parentId: current.parentId, updatedAt: now() })
-      .where(eq(categories.parentId, current.id))
-    await tx.delete(categories).where(eq(categories.id, current.id))
-  })
+  await afterCatalogWrite(
+    db.transaction(async (tx) => {
+      const current = await lockCategory(tx, raw)
+      await tx
+        .update(categories)
+        .set({ parentId: current.parentId, updatedAt: now() })
+        .where(eq(categories.parentId, current.id))
+      await tx.delete(categories).where(eq(categories.id, current.id))
+    }),
+  )
 }

@@ -11,6 +11,7 @@ import {
   filterParts,
   productPage,
   SORTS,
+  withTotal,
 } from './list.js'
 import { categoryShown, inStockSql, ListedProductSchema, P, toListedProduct } from './view.js'
 
@@ -162,15 +163,10 @@ export async function searchProducts(db: Db, body: SearchInput, viewer: Viewer) 
       page: body.page,
       limit: body.limit,
       cursor: body.cursor,
-      countPastEnd: false,
     }),
     facetCounts(db, parts, wanted, viewer),
   ])
-  const pagination = page.pagination
-  if (pagination.total !== undefined) {
-    pagination.total = counted.total
-    pagination.pages = Math.ceil(counted.total / body.limit)
-  }
+  const pagination = page.byPage ? withTotal(page, counted.total) : page.pagination
   return {
     products: page.rows.map((r) => toListedProduct(r, viewer.staff)),
     pagination,

@@ -1,11 +1,12 @@
-import { and, eq, type SQL, sql } from 'drizzle-orm'
+import { and, eq, type Placeholder, type SQL, sql } from 'drizzle-orm'
 import { z } from 'zod'
 import { type ProductStatus, productStatuses, products } from '../../db/schema/index.js'
 import { offsetOf, PageQuery } from '../http/pagination.js'
-import type { Db } from '../platform/db.js'
+import { type Db, preparedPerDb } from '../platform/db.js'
 import { PriceBound } from '../platform/money.js'
 import { escapeLike } from '../users/export.js'
 import { fieldError, type Viewer } from './access.js'
+import { countKey, normaliseFilters, readCount, storeCount } from './counts.js'
 import { isUuid } from './schemas.js'
 import {
   categoryShown,
@@ -19,8 +20,9 @@ import {
 } from './view.js'
 
 // The product list (GET /products) and the page half of POST /products/search: filters, sort, page or
-// keyset cursor. One statement returns the page with each product's variants (json_agg subquery) and the
-// total (count(*) over ()); a second one counts only when a page past the end came back empty.
+// keyset cursor. One statement returns the page with each product's variants (json_agg subquery), read
+// through the sort's index and never counting the matching products; the list's total comes from a count
+// cached per filter set and viewer class (./counts.ts, ADR 018), the search's from its facet statement.
 
 export const SORTS = [
   'newest',
@@ -188,7 +190,14 @@ function decodeCursor(raw: string, sort: ProductSort): Cursor {
 export const CatalogPaginationSchema = z.object({
   page: z.number().int().optional().describe('Absent with a cursor or total=false'),
   limit: z.number().int(),
-  total: z.number().int().optional().describe('Absent with a cursor or total=false'),
+  total: z
+    .number()
+    .int()
+    .optional()
+    .describe(
+      'Matching products. GET /products: a count at most 60 s old, taken afresh after a catalog change ' +
+        'and exact on the last page. Absent with a cursor or total=false',
+    ),
   pages: z.number().int().optional().describe('Absent with a cursor or total=false'),
   next_cursor: z.string().nullable().describe('Opaque keyset cursor for the next page, null at the end'),
 })
@@ -199,13 +208,26 @@ export interface PageRequest {
   page: number
   limit: number
   cursor?: string | undefined
-  /** false when another statement gives the total (search's facets): never a second count here. */
-  countPastEnd?: boolean
   /**
-   * false: no total, so the statement reads only the page through the sort's index instead of every
-   * matching product (keyset paging from the first page on, as with a cursor).
+   * false: no total, so the first page is a keyset page like a cursor page (limit and next_cursor only).
+   * Otherwise a page by `page`, whose total the caller supplies (`withTotal`).
    */
   total?: boolean
+  /**
+   * The unfiltered catalog in the default order (`newest`), page by `page`: run as the statement prepared
+   * once per database for the viewer's class, only limit and offset bound.
+   */
+  prepared?: boolean
+}
+
+export interface ProductPage {
+  rows: ProductRow[]
+  /** Keyset pages: the whole pagination. Pages by `page`: without total and pages (see withTotal). */
+  pagination: CatalogPagination
+  /** A page by `page` (its total is the caller's), not a keyset page. */
+  byPage: boolean
+  /** Rows follow this page (read as one row more than the limit). */
+  more: boolean
 }
 
 export function effectiveSort(sort: ProductSort | undefined, search: string | undefined): ProductSort {
@@ -213,17 +235,86 @@ export function effectiveSort(sort: ProductSort | undefined, search: string | un
   return sort ?? (search?.trim() ? 'relevance' : 'newest')
 }
 
+type Bound = number | Placeholder
+
 /**
- * One page of products for these filters: one statement (page, variants, total); a second one counts only
- * when a page past the end is empty. With a cursor, keyset paging and no total.
+ * The page statement: the page is chosen first (ids and sort key, `take` rows from `skip`), and only its
+ * rows get their variants and category (select-list subqueries over every matching product would
+ * otherwise run for each of them). With an index on the sort, PostgreSQL reads the index in order and
+ * stops after `skip + take` matching rows: nothing here counts the matching products.
+ */
+function pageQuery(
+  db: Db,
+  o: {
+    where: SQL | undefined
+    orderKey: SQL
+    keyset: (typeof SORT_SPEC)[KeysetSort] | undefined
+    staff: boolean
+    take: Bound
+    skip: Bound
+  },
+) {
+  const dir = o.keyset?.desc ? sql`desc` : sql`asc`
+  const page = db
+    .select({ id: products.id, sortKey: sql<string>`${o.orderKey}::text`.as('sort_key') })
+    .from(products)
+    .where(o.where)
+    .orderBy(
+      o.keyset ? sql`${o.orderKey} ${dir}` : sql`${o.orderKey} desc`,
+      o.keyset ? sql`${P.id} ${dir}` : sql`${P.id}`,
+    )
+    .limit(o.take)
+    .offset(o.skip)
+    .as('page')
+  return db
+    .select({ ...productSelection(o.staff), sortKey: page.sortKey })
+    .from(products)
+    .innerJoin(page, eq(products.id, page.id))
+    .orderBy(
+      o.keyset ? sql`${o.keyset.column} ${dir}` : sql`${page.sortKey}::float8 desc`,
+      o.keyset ? sql`${P.id} ${dir}` : sql`${P.id}`,
+    )
+}
+
+// The default page (GET /products with no filter, newest first, by `page`) is the storefront's and the
+// admin table's first request: its statement and its count are built once per database and run as named
+// statements. Any filter, sort or cursor changes the SQL text itself, so those are built per request.
+const defaultStatements = preparedPerDb((db) => {
+  const page = (staff: boolean, name: string) =>
+    pageQuery(db, {
+      where: staff ? undefined : publiclyVisible,
+      orderKey: SORT_SPEC.newest.column,
+      keyset: SORT_SPEC.newest,
+      staff,
+      take: sql.placeholder('take'),
+      skip: sql.placeholder('skip'),
+    }).prepare(name)
+  const count = (staff: boolean, name: string) =>
+    db
+      .select({ n: sql<number>`count(*)::int` })
+      .from(products)
+      .where(staff ? undefined : publiclyVisible)
+      .prepare(name)
+  return {
+    page: { public: page(false, 'catalog_page_public'), staff: page(true, 'catalog_page_staff') },
+    count: { public: count(false, 'catalog_count_public'), staff: count(true, 'catalog_count_staff') },
+  }
+})
+const classOf = (viewer: Viewer) => (viewer.staff ? 'staff' : 'public')
+
+type PageRow = ProductRow & { sortKey: string }
+
+/**
+ * One page of products for these filters, in one statement (page and variants), without a total: a page
+ * by `page` reads one row more than its limit to know whether another page follows, and the caller adds
+ * the total (withTotal). With a cursor, or `total: false`, keyset paging.
  */
 export async function productPage(
   db: Db,
   parts: FilterParts,
   viewer: Viewer,
   req: PageRequest,
-): Promise<{ rows: ProductRow[]; pagination: CatalogPagination }> {
-  const where = allConditions(parts)
+): Promise<ProductPage> {
   if (req.sort === 'relevance' && req.cursor) {
     throw fieldError('cursor', 'Relevance order pages by `page`; a cursor needs another sort.')
   }
@@ -234,8 +325,6 @@ export async function productPage(
     )
   }
   const keyset = req.sort === 'relevance' ? undefined : SORT_SPEC[req.sort]
-  const dir = keyset?.desc ? sql`desc` : sql`asc`
-  const orderKey = keyset ? keyset.column : sql`(${parts.rank ?? sql`0`})`
   const cursor = req.cursor && keyset ? decodeCursor(req.cursor, req.sort) : undefined
   // Keyset paging without a total: every cursor page, and a first page asked for without one.
   const keysetOnly = cursor !== undefined || (req.total === false && keyset !== undefined)
@@ -243,69 +332,96 @@ export async function productPage(
     cursor && keyset
       ? sql`(${keyset.column}, ${P.id}) ${keyset.desc ? sql`<` : sql`>`} (${cursor.v}::${sql.raw(keyset.cast)}, ${cursor.id}::uuid)`
       : undefined
+  const take = req.limit + 1
+  const skip = keysetOnly ? 0 : offsetOf(req.page, req.limit)
 
-  // The page is chosen first (ids, sort key, total) and only its rows get their variants and category:
-  // select-list subqueries beside a window function would otherwise run for every matching product.
-  const page = db
-    .select({
-      id: products.id,
-      sortKey: sql<string>`${orderKey}::text`.as('sort_key'),
-      total: (keysetOnly ? sql<number>`0` : sql<number>`(count(*) over ())::int`).as('total'),
-    })
-    .from(products)
-    .where(and(where, after))
-    .orderBy(
-      keyset ? sql`${orderKey} ${dir}` : sql`${orderKey} desc`,
-      keyset ? sql`${P.id} ${dir}` : sql`${P.id}`,
-    )
-    .limit(keysetOnly ? req.limit + 1 : req.limit)
-    .offset(keysetOnly ? 0 : offsetOf(req.page, req.limit))
-    .as('page')
-  const rows = (await db
-    .select({ ...productSelection(viewer.staff), sortKey: page.sortKey, total: page.total })
-    .from(products)
-    .innerJoin(page, eq(products.id, page.id))
-    .orderBy(
-      keyset ? sql`${keyset.column} ${dir}` : sql`${page.sortKey}::float8 desc`,
-      keyset ? sql`${P.id} ${dir}` : sql`${P.id}`,
-    )) as unknown as Array<ProductRow & { sortKey: string; total: number }>
+  const rows = (req.prepared && !keysetOnly && req.sort === 'newest'
+    ? await defaultStatements(db).page[classOf(viewer)].execute({ take, skip })
+    : await pageQuery(db, {
+        where: and(allConditions(parts), after),
+        orderKey: keyset ? keyset.column : sql`(${parts.rank ?? sql`0`})`,
+        keyset,
+        staff: viewer.staff,
+        take,
+        skip,
+      })) as unknown as PageRow[]
 
-  const cursorOf = (r: { sortKey: string; id: string }) =>
-    keyset ? encodeCursor({ s: req.sort as KeysetSort, v: r.sortKey, id: r.id }) : null
-  if (keysetOnly) {
-    const more = rows.length > req.limit
-    const shown = rows.slice(0, req.limit)
-    return {
-      rows: shown,
-      pagination: { limit: req.limit, next_cursor: more ? cursorOf(shown.at(-1)!) : null },
-    }
+  const more = rows.length > req.limit
+  const shown = rows.slice(0, req.limit)
+  const last = shown.at(-1)
+  const nextCursor =
+    more && keyset && last ? encodeCursor({ s: req.sort as KeysetSort, v: last.sortKey, id: last.id }) : null
+  return {
+    rows: shown,
+    byPage: !keysetOnly,
+    more,
+    pagination: keysetOnly
+      ? { limit: req.limit, next_cursor: nextCursor }
+      : { page: req.page, limit: req.limit, next_cursor: nextCursor },
   }
-  return finishPage(db, where, rows, req, cursorOf)
 }
 
-async function finishPage<R extends ProductRow & { total: number }>(
+/** The pagination of a page by `page` with its total. */
+export const withTotal = (p: ProductPage, total: number): CatalogPagination => ({
+  page: p.pagination.page,
+  limit: p.pagination.limit,
+  total,
+  pages: Math.ceil(total / p.pagination.limit),
+  next_cursor: p.pagination.next_cursor,
+})
+
+/** Every product matching these filters, counted (the default catalog's count is a prepared statement). */
+async function countMatching(db: Db, parts: FilterParts, viewer: Viewer, prepared: boolean): Promise<number> {
+  const [c] = prepared
+    ? await defaultStatements(db).count[classOf(viewer)].execute()
+    : await db.select({ n: sql<number>`count(*)::int` }).from(products).where(allConditions(parts))
+  return Number(c?.n ?? 0)
+}
+
+/**
+ * What a page proves about the total, whatever a cached count says: while rows follow it, more than the
+ * rows up to its end; on the last page, exactly those; an empty page past the end, at most its offset.
+ */
+function pageBounds(page: number, limit: number, shown: number, more: boolean) {
+  const end = offsetOf(page, limit) + shown
+  if (more) return { min: end + 1, max: Number.POSITIVE_INFINITY }
+  if (shown > 0 || page === 1) return { min: end, max: end }
+  return { min: 0, max: offsetOf(page, limit) }
+}
+
+/**
+ * A page by `page` and its total (ADR 018). The page statement and the count cache's read (Redis, one
+ * MGET) start together; on a miss the count runs beside the page, started once the read answered (so it
+ * sees every write whose version bump the read saw), and is stored after the response. A cached count the
+ * page contradicts is not answered: on the last page the page's own figure is exact; otherwise (rows
+ * follow though the count says they should not, or an empty page past the end the count says exists)
+ * the products are counted again. At most two statements, one on a warm cache.
+ */
+async function pageAndTotal(
   db: Db,
-  where: SQL | undefined,
-  rows: R[],
+  parts: FilterParts,
+  viewer: Viewer,
   req: PageRequest,
-  cursorOf: (r: R & { sortKey: string }) => string | null,
-) {
-  let total = rows[0] ? Number(rows[0].total) : 0
-  if (!rows.length && req.page > 1 && req.countPastEnd !== false) {
-    const [c] = await db.select({ n: sql<number>`count(*)::int` }).from(products).where(where)
-    total = Number(c?.n ?? 0)
+  key: string,
+): Promise<{ rows: ProductRow[]; pagination: CatalogPagination }> {
+  const prepared = req.prepared === true && req.sort === 'newest'
+  const cached = readCount(key)
+  const counting = cached.then((c) =>
+    c.total === undefined ? countMatching(db, parts, viewer, prepared) : undefined,
+  )
+  const [page, read, counted] = await Promise.all([productPage(db, parts, viewer, req), cached, counting])
+  const bounds = pageBounds(req.page, req.limit, page.rows.length, page.more)
+  // Only a count started after the version was read is stored (the page may have started before it).
+  let fresh = counted
+  let total = counted ?? read.total ?? 0
+  if ((total < bounds.min || total > bounds.max) && bounds.min !== bounds.max && fresh === undefined) {
+    fresh = await countMatching(db, parts, viewer, prepared)
+    total = fresh
   }
-  const more = offsetOf(req.page, req.limit) + rows.length < total
-  return {
-    rows,
-    pagination: {
-      page: req.page,
-      limit: req.limit,
-      total,
-      pages: Math.ceil(total / req.limit),
-      next_cursor: more && rows.length ? cursorOf(rows.at(-1)! as R & { sortKey: string }) : null,
-    },
-  }
+  if (fresh !== undefined && read.ok) storeCount(key, fresh, read.version)
+  // Still outside after a count: a write between the two statements. The answer agrees with its page.
+  total = Math.min(Math.max(total, bounds.min), bounds.max)
+  return { rows: page.rows, pagination: withTotal(page, total) }
 }
 
 // --- GET /products -----------------------------------------------------------------------------------------
@@ -361,26 +477,31 @@ export const ProductListSchema = z.object({
 })
 
 export async function listProducts(db: Db, q: ListProductsInput, viewer: Viewer) {
-  const parts = filterParts(
-    {
-      search: q.search,
-      category: q.category,
-      brands: q.brand ? [q.brand] : undefined,
-      tags: q.tags,
-      minPrice: q.min_price,
-      maxPrice: q.max_price,
-      status: q.status,
-      inStock: q.in_stock,
-      isFeatured: q.is_featured,
-    },
-    viewer,
-  )
-  const { rows, pagination } = await productPage(db, parts, viewer, {
-    sort: effectiveSort(q.sort, q.search),
+  const filters: CatalogFilters = {
+    search: q.search,
+    category: q.category,
+    brands: q.brand ? [q.brand] : undefined,
+    tags: q.tags,
+    minPrice: q.min_price,
+    maxPrice: q.max_price,
+    status: q.status,
+    inStock: q.in_stock,
+    isFeatured: q.is_featured,
+  }
+  const parts = filterParts(filters, viewer)
+  const normal = normaliseFilters(filters, viewer)
+  const sort = effectiveSort(q.sort, q.search)
+  const req: PageRequest = {
+    sort,
     page: q.page,
     limit: q.limit,
     cursor: q.cursor,
     total: q.total,
-  })
+    prepared: Object.keys(normal).length === 0 && sort === 'newest',
+  }
+  const { rows, pagination } =
+    q.cursor || q.total === false
+      ? await productPage(db, parts, viewer, req)
+      : await pageAndTotal(db, parts, viewer, req, countKey(normal, viewer))
   return { products: rows.map((r) => toListedProduct(r, viewer.staff)), pagination }
 }

@@ -22,6 +22,7 @@ import {
   type Viewer,
 } from './access.js'
 import { changedFields } from './changes.js'
+import { afterCatalogWrite } from './counts.js'
 import { assetsOfRows, clientItem, droppedByPatch, type MediaAsset, mergeMedia } from './media/items.js'
 import { transactionReleasingMedia } from './media/release.js'
 import { isReservedProductSlug, isUuid, type ProductInput, type ProductUpdate, slugify } from './schemas.js'
@@ -253,7 +254,9 @@ export async function insertProduct(tx: Db, input: ProductInput, opts: WriteOpti
 /** POST /products -> 201 with the product, its variants and category. */
 export async function createProduct(db: Db, input: ProductInput, opts: WriteOptions): Promise<ProductView> {
   try {
-    return await db.transaction(async (tx) => readBack(tx, await insertProduct(tx, input, opts)))
+    return await afterCatalogWrite(
+      db.transaction(async (tx) => readBack(tx, await insertProduct(tx, input, opts))),
+    )
   } catch (err) {
     throw catalogDbError(err)
   }
@@ -319,11 +322,13 @@ export async function updateProduct(
   opts: WriteOptions,
 ): Promise<ProductView> {
   try {
-    return await transactionReleasingMedia(db, async (tx, releaseMedia) => {
-      const current = await lockProduct(tx, productKey(raw))
-      await applyProductUpdate(tx, current, input, { ...opts, releaseMedia })
-      return readBack(tx, current.id)
-    })
+    return await afterCatalogWrite(
+      transactionReleasingMedia(db, async (tx, releaseMedia) => {
+        const current = await lockProduct(tx, productKey(raw))
+        await applyProductUpdate(tx, current, input, { ...opts, releaseMedia })
+        return readBack(tx, current.id)
+      }),
+    )
   } catch (err) {
     throw catalogDbError(err)
   }
@@ -337,6 +342,10 @@ export async function updateProduct(
  * (the product, media kept). The row lock keeps an order from landing between the check and the delete.
  */
 export async function deleteProduct(db: Db, raw: string): Promise<ProductView | null> {
+  return afterCatalogWrite(deleteProductRow(db, raw))
+}
+
+async function deleteProductRow(db: Db, raw: string): Promise<ProductView | null> {
   return transactionReleasingMedia(db, async (tx, releaseMedia) => {
     const current = await lockProduct(tx, productKey(raw))
     const [ordered] = await tx

@@ -12,6 +12,7 @@ import { now } from '../platform/clock.js'
 import type { Db } from '../platform/db.js'
 import { catalogDbError, productKey, productNotFound, type Viewer, variantNotFound } from './access.js'
 import { changedFields } from './changes.js'
+import { afterCatalogWrite } from './counts.js'
 import { assetsOfRows } from './media/items.js'
 import { transactionReleasingMedia } from './media/release.js'
 import {
@@ -193,11 +194,13 @@ export async function createVariant(
   opts: WriteOptions,
 ): Promise<VariantView> {
   try {
-    return await db.transaction(async (tx) => {
-      const product = await lockProduct(tx, productKey(raw))
-      const row = await addVariant(tx, product, input, opts)
-      return readVariant(tx, product.id, row.id)
-    })
+    return await afterCatalogWrite(
+      db.transaction(async (tx) => {
+        const product = await lockProduct(tx, productKey(raw))
+        const row = await addVariant(tx, product, input, opts)
+        return readVariant(tx, product.id, row.id)
+      }),
+    )
   } catch (err) {
     throw catalogDbError(err)
   }
@@ -212,12 +215,14 @@ export async function updateVariant(
   opts: WriteOptions,
 ): Promise<VariantView> {
   try {
-    return await db.transaction(async (tx) => {
-      const productId = await productIdOf(tx, raw)
-      const current = await lockVariant(tx, productId, rawVariant)
-      await applyVariantUpdate(tx, current, input, opts)
-      return readVariant(tx, productId, current.id)
-    })
+    return await afterCatalogWrite(
+      db.transaction(async (tx) => {
+        const productId = await productIdOf(tx, raw)
+        const current = await lockVariant(tx, productId, rawVariant)
+        await applyVariantUpdate(tx, current, input, opts)
+        return readVariant(tx, productId, current.id)
+      }),
+    )
   } catch (err) {
     throw catalogDbError(err)
   }
@@ -229,6 +234,10 @@ export async function updateVariant(
  * intact). Deleting the last variant returns the product to holding its own stock, at 0.
  */
 export async function deleteVariant(db: Db, raw: string, rawVariant: string): Promise<VariantView | null> {
+  return afterCatalogWrite(deleteVariantRow(db, raw, rawVariant))
+}
+
+async function deleteVariantRow(db: Db, raw: string, rawVariant: string): Promise<VariantView | null> {
   return transactionReleasingMedia(db, async (tx, releaseMedia) => {
     const product = await lockProduct(tx, productKey(raw))
     const current = await lockVariant(tx, product.id, rawVariant)

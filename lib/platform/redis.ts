@@ -12,6 +12,8 @@ import { configureBreaker, guarded, resetBreaker } from './redis-breaker.js'
 export interface KeyValueStore {
   readonly kind: 'upstash' | 'memory'
   get<T>(key: string): Promise<T | null>
+  /** Several keys in one round trip (MGET), null for each one absent. */
+  getMany<T>(keys: readonly string[]): Promise<Array<T | null>>
   set(key: string, value: unknown, ttlSeconds?: number): Promise<void>
   /** The same value under many keys, in one round trip. */
   setMany(keys: readonly string[], value: unknown, ttlSeconds: number): Promise<void>
@@ -38,6 +40,11 @@ class UpstashStore implements KeyValueStore {
   }
   async get<T>(key: string) {
     return guarded(async () => (await this.client.get<T>(this.k(key))) ?? null)
+  }
+  async getMany<T>(keys: readonly string[]) {
+    if (!keys.length) return []
+    const values = await guarded(() => this.client.mget<Array<T | null>>(...keys.map((k) => this.k(k))))
+    return values.map((v) => v ?? null)
   }
   async set(key: string, value: unknown, ttlSeconds?: number) {
     await guarded(() =>
@@ -110,6 +117,9 @@ export class MemoryStore implements KeyValueStore {
   async get<T>(key: string) {
     const v = this.live(key)?.value
     return v === undefined ? null : (structuredClone(v) as T)
+  }
+  async getMany<T>(keys: readonly string[]) {
+    return Promise.all(keys.map((k) => this.get<T>(k)))
   }
   async set(key: string, value: unknown, ttlSeconds?: number) {
     this.data.set(key, {

@@ -164,6 +164,25 @@ describe('product list and search', () => {
   })
 })
 
+describe('the default list page with its total (ADR 018)', () => {
+  it('is one statement and one Redis read (MGET of count and version) on a warm count cache; two statements on a cold one, the count stored after the response', async () => {
+    const p = await makeProduct() // a catalog write: a new count version, so the first list is cold
+    await counted(`/api/v1/products/${p.id}`) // loads the rate-limit script into Redis
+    const cold = await counted('/api/v1/products?limit=24')
+    expect(cold.status, cold.body).toBe(200)
+    expect(JSON.parse(cold.body).pagination.total).toBeGreaterThan(0)
+    expect(cold.statements, cold.texts.join('\n---\n')).toBe(2)
+    expect(sorted(cold.before)).toEqual(['EVALSHA', 'MGET'])
+    expect(cold.after.flat()).toContain('SET')
+
+    const warm = await counted('/api/v1/products?limit=24')
+    expect(JSON.parse(warm.body).pagination).toEqual(JSON.parse(cold.body).pagination)
+    expect(warm.statements, warm.texts.join('\n---\n')).toBe(1)
+    expect(sorted(warm.before)).toEqual(['EVALSHA', 'MGET'])
+    expect(warm.after.flat()).not.toContain('SET')
+  })
+})
+
 describe('an authenticated request', () => {
   it('GET /auth/me on a warm session cache: the limit and the session read sent together, no Redis request waiting for another; one statement', async () => {
     const { user, token } = await makeUser()

@@ -17,8 +17,9 @@ export const { GET, HEAD, OPTIONS, POST, PUT, PATCH, DELETE } = methods({
         'Customers and anonymous callers see active, visible products only; staff see all and may filter ' +
         'by `status`. `category` is an id or slug and includes its subcategories; `tags` matches any of ' +
         'the comma-separated tags; prices are major units. `cursor` (from `pagination.next_cursor`) pages ' +
-        'by keyset and omits the total; relevance order pages by `page` only. Anonymous answers are ' +
-        'publicly cacheable (60 s, ETag).',
+        'by keyset and omits the total; relevance order pages by `page` only. The total is a count kept ' +
+        'for 60 s per filter set (customers and staff apart), taken afresh after a product, variant or ' +
+        'category change, and exact on the last page. Anonymous answers are publicly cacheable (60 s, ETag).',
       tags: ['products'],
       auth: 'optional',
       query: ListProductsQuery,
