@@ -5,6 +5,7 @@ import { log } from '../platform/logger.js'
 import { kv } from '../platform/redis.js'
 import { RedisUnavailable, untrustedBefore, whenBreakerCloses } from '../platform/redis-breaker.js'
 import type { Viewer } from './access.js'
+import type { CatalogFilters } from './list.js'
 import { isUuid } from './schemas.js'
 
 // The total of GET /products without counting every matching product on every request (ADR 018): a count
@@ -19,18 +20,8 @@ export const COUNT_VERSION_KEY = 'catalog:count:version'
 // Only needs to outlive the counts (60 s); a day keeps an idle catalog's token.
 const VERSION_TTL_SECONDS = 86_400
 
-/** What a count depends on (the list's filters; never the sort or the page). */
-export interface CountFilters {
-  search?: string | undefined
-  category?: string | undefined
-  brands?: string[] | undefined
-  tags?: string[] | undefined
-  minPrice?: number | undefined
-  maxPrice?: number | undefined
-  status?: string | undefined
-  inStock?: boolean | undefined
-  isFeatured?: boolean | undefined
-}
+/** What a count depends on: the list's filters, never the sort or the page. */
+export type CountFilters = CatalogFilters
 
 /**
  * The filter set in a canonical form: equal filter sets (brands in any case, tags in any order, a

@@ -4,10 +4,10 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { sessionCacheKey } from '../../lib/auth/authenticate.js'
 import { flushBackground } from '../../lib/platform/background.js'
 import { setClock } from '../../lib/platform/clock.js'
-import { resetEnv } from '../../lib/platform/env.js'
 import { resetRateLimits } from '../../lib/platform/ratelimit.js'
 import { kv, resetKv } from '../../lib/platform/redis.js'
-import { breakerState, resetBreaker } from '../../lib/platform/redis-breaker.js'
+import { breakerState } from '../../lib/platform/redis-breaker.js'
+import { restoreEnv, setEnv as setSettings } from '../support/env.js'
 import { makeUser } from '../support/factories.js'
 import { call } from '../support/http.js'
 import { TEST_REDIS_URL } from '../support/services.js'
@@ -21,16 +21,10 @@ import { startUpstashProxy, type UpstashProxy } from '../support/upstash-proxy.j
 // detailed health says degraded and /metrics shows the breaker; after a probe closes it, a session state
 // cached before the outage does not bring a revoked session back.
 
-const saved: Record<string, string | undefined> = {}
+// settings of one test, put back after it; a new Upstash client starts with a closed breaker
 function setEnv(vars: Record<string, string | undefined>) {
-  for (const [k, v] of Object.entries(vars)) {
-    if (!(k in saved)) saved[k] = process.env[k]
-    if (v === undefined) delete process.env[k]
-    else process.env[k] = v
-  }
-  resetEnv()
+  setSettings(vars)
   resetKv()
-  resetBreaker()
 }
 
 let skew = 0
@@ -43,14 +37,8 @@ afterEach(async () => {
   await flushBackground()
   setClock(undefined)
   skew = 0
-  for (const [k, v] of Object.entries(saved)) {
-    if (v === undefined) delete process.env[k]
-    else process.env[k] = v
-    delete saved[k]
-  }
-  resetEnv()
+  restoreEnv()
   resetKv()
-  resetBreaker()
   resetRateLimits()
 })
 
