@@ -82,7 +82,9 @@ export async function readCount(key: string): Promise<CountRead> {
       typeof e.n === 'number' &&
       (e.v ?? null) === version &&
       typeof e.at === 'number' &&
-      e.at >= untrustedBefore()
+      e.at >= untrustedBefore() &&
+      // its age on the app's clock too, not only Redis's expiry: whichever ends first
+      nowMs() - e.at < COUNT_TTL_SECONDS * 1000
     return { total: usable ? e.n : undefined, version, ok: true }
   } catch (err) {
     // an open breaker logged once when it opened; anything else is worth a line
