@@ -125,12 +125,17 @@ describe('hit on an Upstash that never answers', () => {
     const { port } = server.address() as { port: number }
     process.env.UPSTASH_REDIS_REST_URL = `http://127.0.0.1:${port}`
     process.env.UPSTASH_REDIS_REST_TOKEN = 'slow'
+    // long enough for both requests to reach this server on a busy machine (production's 50 ms may abort
+    // them before they leave): the point is what happens once the deadline has passed
+    process.env.REDIS_TIMEOUT_MS = '500'
     resetEnv()
     resetKv()
     resetRateLimits()
   })
 
   afterEach(async () => {
+    delete process.env.REDIS_TIMEOUT_MS
+    resetEnv()
     for (const end of held.splice(0)) end()
     await new Promise((resolve) => server.close(resolve))
   })
