@@ -5,6 +5,7 @@ import { orders, shippingRates, taxRates } from '../../db/schema/index.js'
 import { orderToken } from '../../lib/orders/access.js'
 import { getDb } from '../../lib/platform/db.js'
 import { resetEnv } from '../../lib/platform/env.js'
+import { IL_ADDRESS } from '../support/addresses.js'
 import { catalogTestEnv, expectProblem } from '../support/catalog.js'
 import { makeProductRow, makeUser } from '../support/factories.js'
 import { type CallOptions, call } from '../support/http.js'
@@ -24,15 +25,7 @@ beforeEach(() => {
 const tag = () => randomBytes(4).toString('hex')
 const db = () => getDb()
 
-const IL = {
-  first_name: 'Ada',
-  last_name: 'Buyer',
-  line1: '1 Main St',
-  city: 'Springfield',
-  state: 'IL',
-  postal_code: '62701',
-  country: 'US',
-}
+const IL = IL_ADDRESS
 const IL2 = { ...IL, line1: '2 Oak Ave' }
 const ON = { ...IL, city: 'Toronto', state: 'ON', postal_code: 'M5V 1A1', country: 'CA' }
 
