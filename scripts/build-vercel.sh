@@ -33,10 +33,12 @@ fi
 export VERCEL_INSTALL_COMPLETED=1
 export VERCEL_TELEMETRY_DISABLED=1
 
-# 4. Build from scratch (a stale function from a deleted route must not survive).
+# 4. Build from scratch (a stale function from a deleted route must not survive), reading vercel.json with
+#    node_modules left out of the trace, except the packages step 6 keeps (scripts/vercel-build-config.ts).
 rm -rf "$OUT"
 started=$(date +%s)
-npx --yes "$VERCEL_CLI" build --yes "$@"
+npx tsx scripts/vercel-build-config.ts .vercel/vercel.build.json
+npx --yes "$VERCEL_CLI" build --yes --local-config .vercel/vercel.build.json "$@"
 echo "build-vercel: vercel build took $(($(date +%s) - started)) s"
 
 # 5. Fail when nothing (or not everything) was built: the CLI can exit 0 having built nothing.

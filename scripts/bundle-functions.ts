@@ -27,6 +27,7 @@ import {
 import { basename, dirname, join, relative, sep } from 'node:path'
 import { pathToFileURL } from 'node:url'
 import { type BuildOptions, build, type Metafile, type Plugin } from 'esbuild'
+import { keptInFunction } from './function-packages.js'
 
 const SHARED = !process.argv.includes('--separate')
 const FUNCS = process.argv.slice(2).find((a) => !a.startsWith('--')) ?? '.vercel/output/functions'
@@ -44,11 +45,7 @@ const EXTERNAL = [
   'utf-8-validate',
 ]
 /** Packages kept in a function's node_modules when Vercel traced them there (see the header). */
-const KEEP = (pkg: string) =>
-  pkg === '@node-rs/argon2' ||
-  pkg.startsWith('@node-rs/argon2-') ||
-  pkg === 'fxa-common-password-list' ||
-  pkg === 'incremental-encoder'
+const KEEP = keptInFunction
 
 // CommonJS dependencies call require() for Node built-ins; an ESM bundle has none of its own.
 const BANNER = [
