@@ -10,6 +10,13 @@ import { AsyncLocalStorage } from 'node:async_hooks'
 export const STATS_PATH = '/__bench/stats'
 
 export interface BenchStats {
+  /**
+   * Checkouts' hold on the stock rows (bench/flash-sale.ts), one entry per committed stock take, in ms:
+   * from the end of the stock statement to the end of its COMMIT (the hold after the take, what the
+   * statements after it add), and from its start (waiting for the row lock included). At most the last
+   * 50,000 of each.
+   */
+  stockHold: { afterTakeMs: number[]; fromTakeMs: number[] }
   requests: number
   sql: number
   redis: number
@@ -37,9 +44,52 @@ const counters = {
 }
 const requestState = new AsyncLocalStorage<{ responded: boolean; redisInFlight: number }>()
 
+const stockHold: BenchStats['stockHold'] = { afterTakeMs: [], fromTakeMs: [] }
+const HOLD_KEEP = 50_000
+
 export function stats(): BenchStats {
   const cpu = process.cpuUsage()
-  return { ...counters, cpuUs: cpu.user + cpu.system, rssBytes: process.memoryUsage.rss() }
+  return { ...counters, stockHold, cpuUs: cpu.user + cpu.system, rssBytes: process.memoryUsage.rss() }
+}
+
+/** The stock statement of lib/orders/stock.ts takeStock (its first UPDATE). */
+const STOCK_TAKE = 'update products p set inventory_quantity = p.inventory_quantity - w.q'
+type Timed = { __stockStart?: number; __stockEnd?: number }
+
+/** Time the stock take and the COMMIT after it on one client (the driver's connection). */
+function timeStockHold(client: Timed, text: string, reply: unknown): void {
+  if (!(reply instanceof Promise)) return
+  const started = performance.now()
+  if (text.includes(STOCK_TAKE)) {
+    client.__stockStart = started
+    client.__stockEnd = undefined
+    reply.then(
+      () => {
+        client.__stockEnd = performance.now()
+      },
+      () => {
+        client.__stockStart = undefined
+      },
+    )
+    return
+  }
+  const word = text.trim().toLowerCase()
+  if (word === 'rollback') client.__stockStart = client.__stockEnd = undefined
+  if (word !== 'commit' || client.__stockEnd === undefined || client.__stockStart === undefined) return
+  const { __stockStart: start, __stockEnd: end } = client
+  client.__stockStart = client.__stockEnd = undefined
+  reply.then(
+    () => {
+      const done = performance.now()
+      stockHold.afterTakeMs.push(done - end)
+      stockHold.fromTakeMs.push(done - start)
+      if (stockHold.afterTakeMs.length > HOLD_KEEP) {
+        stockHold.afterTakeMs.shift()
+        stockHold.fromTakeMs.shift()
+      }
+    },
+    () => {},
+  )
 }
 
 export const statsJson = (): string => JSON.stringify(stats())
@@ -89,7 +139,11 @@ export async function countNeonStatements(): Promise<void> {
   const original = proto.query
   proto.query = function (this: unknown, ...args: unknown[]) {
     countSql()
-    return original.apply(this, args)
+    const reply = original.apply(this, args)
+    const first = args[0] as string | { text?: unknown } | undefined
+    const text = typeof first === 'string' ? first : typeof first?.text === 'string' ? first.text : ''
+    timeStockHold(this as Timed, text, reply)
+    return reply
   }
 }
 

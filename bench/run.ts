@@ -19,6 +19,7 @@
 //
 // Usage: npm run bench [-- --seconds 5 --runs 3 --warmup 1.5 --connections 32 --only list,product
 //                          --no-pglite --log-level info --keep-database]
+//        npm run bench -- --scenario flash-sale|soak [its options]   (bench/flash-sale.ts, bench/soak.ts)
 import { type ChildProcess, spawn } from 'node:child_process'
 import { once } from 'node:events'
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
@@ -60,6 +61,15 @@ import {
 import type { BenchStats } from './instrument.js'
 import { progressBar } from './progress.js'
 import { pairedRatios, perRequest, type Spread, spread } from './stats.js'
+
+// `--scenario NAME` runs bench/NAME.ts instead (flash-sale, soak), with the same arguments.
+const scenarioAt = process.argv.indexOf('--scenario')
+const scenario = scenarioAt > 0 ? process.argv[scenarioAt + 1] : undefined
+if (scenario !== undefined) {
+  if (!['flash-sale', 'soak'].includes(scenario)) throw new Error(`unknown --scenario ${scenario}`)
+  await import(`./${scenario}.js`)
+  await new Promise(() => {}) // the scenario ends the process
+}
 
 const { values } = parseArgs({
   options: {
