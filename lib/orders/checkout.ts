@@ -13,15 +13,15 @@ import { assertQuantityLimits, CartItems, type ResolvedLine, resolveCart } from 
 import { recordTransitions } from './history.js'
 import { type DiscountSetting, type Pricing, priceCart } from './pricing.js'
 import { AddressSchema } from './schemas.js'
-import { findDiscount, loadPricingSettings, redeemDiscount } from './settings.js'
+import { findDiscount, loadPricingSettings } from './settings.js'
 import { takeStock } from './stock.js'
 import type { Runner } from './view.js'
 
 // Creating an order (and quoting one): the cart resolved from the catalog, priced by the pure pipeline,
 // then written in ONE transaction whose statement count does not depend on the number of lines:
 //   advisory lock per buyer email -> the buyer's users row FOR KEY SHARE -> unpaid caps -> cart +
-//   settings + discount -> order row -> all lines in one INSERT -> stock in one statement -> discount
-//   redemption -> history -> confirmation email (outbox) -> Idempotency-Key answer.
+//   settings + discount -> order row -> all lines in one INSERT -> history -> confirmation email
+//   (outbox) -> Idempotency-Key answer -> stock and discount redemption in one last statement.
 // The payment starts after the commit, in lib/payments/checkout.ts (a Stripe call never holds the
 // transaction or the stock open).
 
@@ -314,13 +314,8 @@ export async function createOrderTx(
         }
       }),
     )
-    // 6. stock for every tracked item in one statement (409 out_of_stock rolls all of this back)
-    await takeStock(
-      tx,
-      lines.map((l) => ({ productId: l.productId, variantId: l.variantId, quantity: l.quantity })),
-      { orderId: id, actorId: userId },
-    )
-    if (discount) await redeemDiscount(tx, discount, { orderId: id, userId, email })
+    // 6. history, the confirmation email and the Idempotency-Key answer: written before the stock, so
+    //    that the hot rows are locked by the last statement only (and rolled back with the rest on a 409)
     await recordTransitions(tx, id, userId, [{ type: 'order', from: null, to: 'pending' }])
     const emailId = await enqueueEmail(tx as unknown as Db, {
       to: email,
@@ -335,6 +330,19 @@ export async function createOrderTx(
       dedupeKey: `order_confirmation:${id}`,
     })
     await saver.save(tx, { status: 201, body: { order_id: id } })
+    // 7. last, right before COMMIT: stock for every tracked item and the discount's redemption, in one
+    //    statement (409 out_of_stock or 422 discount_usage_limit_reached rolls all of this back). Every
+    //    checkout of a popular product queues on its row: the row is held for this statement's round
+    //    trip and the commit, nothing else (ADR 019).
+    await takeStock(
+      tx,
+      lines.map((l) => ({ productId: l.productId, variantId: l.variantId, quantity: l.quantity })),
+      {
+        orderId: id,
+        actorId: userId,
+        ...(discount ? { redeem: { discountId: discount.id, userId, email } } : {}),
+      },
+    )
     return { id, emailId }
   })
 }

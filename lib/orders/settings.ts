@@ -118,7 +118,7 @@ export async function findDiscount(db: Runner, code: string, buyer: Buyer): Prom
   }
 }
 
-const usageLimitReached = () =>
+export const usageLimitReached = () =>
   discountProblem('discount_usage_limit_reached', 'This discount code has been used up.')
 
 /**
@@ -130,7 +130,7 @@ const usageLimitReached = () =>
  */
 export async function redeemDiscount(
   tx: Runner,
-  discount: DiscountSetting,
+  discount: Pick<DiscountSetting, 'id'>,
   r: { orderId: string; userId: string | null; email: string },
 ): Promise<void> {
   const [counted] = await tx

@@ -1,6 +1,7 @@
 import { sql } from 'drizzle-orm'
 import { ProblemError } from '../http/errors.js'
 import { rowsOf } from '../platform/db.js'
+import { redeemDiscount, usageLimitReached } from './settings.js'
 import type { Runner } from './view.js'
 
 // Stock for orders. The database enforces it: one statement takes every tracked item of a cart (a CTE
@@ -51,6 +52,8 @@ interface TakeRow {
   tracked: boolean
   taken: boolean
   available: number | null
+  /** whether the discount was counted (1 without one) */
+  redeemed: number
 }
 
 export const outOfStock = (line: number, sku: string | null, available: number | null) =>
@@ -65,18 +68,33 @@ export const outOfStock = (line: number, sku: string | null, available: number |
     },
   )
 
+/** A discount redeemed by the order in the same statement as its stock (checkout's last statement). */
+export interface Redemption {
+  discountId: string
+  userId: string | null
+  email: string
+}
+
 /**
  * One statement: take stock for all tracked items (quantities summed per item, ids sorted, products and
- * variants in one CTE), ledger rows (reason `sale`) included. Throws 409 out_of_stock naming the first
- * short item (`errors[0].path` = `items.N`, its first line); the caller's transaction then rolls back.
+ * variants in one CTE), ledger rows (reason `sale`) included, and, when `redeem` is given, the discount's
+ * use counted under its usage limit and the redemption row written (the discount row is locked after the
+ * stock rows, the order checkout always took them in). Throws 409 out_of_stock naming the first short
+ * item (`errors[0].path` = `items.N`, its first line), else 422 for a discount used up; the caller's
+ * transaction then rolls back. Checkout runs it last, right before COMMIT, so the hot rows it locks are
+ * held for one round trip and the commit, not for the statements after it (ADR 019).
  */
 export async function takeStock(
   tx: Runner,
   lines: StockLine[],
-  opts: { orderId: string; actorId: string | null },
+  opts: { orderId: string; actorId: string | null; redeem?: Redemption },
 ): Promise<void> {
   const items = sumPerItem(lines)
-  if (items.length === 0) return
+  const { redeem } = opts
+  if (items.length === 0) {
+    if (redeem) await redeemDiscount(tx, { id: redeem.discountId }, { orderId: opts.orderId, ...redeem })
+    return
+  }
   const pids = uuidArray(items.map((i) => i.productId))
   const vids = uuidArray(items.map((i) => i.variantId))
   const qs = intArray(items.map((i) => i.quantity))
@@ -105,11 +123,26 @@ export async function takeStock(
       ledger as (
         insert into inventory_ledger (product_id, variant_id, delta, quantity_after, reason, order_id, actor_id)
         select product_id, variant_id, -q, after, 'sale', ${opts.orderId}::uuid, ${opts.actorId}::uuid from taken
-        returning 1)
+        returning 1)${
+          redeem
+            ? sql`,
+      used as (
+        update discounts set times_used = times_used + 1, updated_at = now()
+        where id = ${redeem.discountId} and is_active
+          and (usage_limit is null or times_used < usage_limit)
+          and (select count(*) from taken) >= 0
+        returning id),
+      redeemed as (
+        insert into discount_redemptions (discount_id, order_id, user_id, email)
+        select id, ${opts.orderId}::uuid, ${redeem.userId}::uuid, ${redeem.email.toLowerCase()} from used
+        returning 1)`
+            : sql``
+        }
       select w.product_id, w.variant_id, coalesce(v.sku, p.sku) as sku,
         coalesce(v.track_inventory, p.track_inventory and not p.has_variants, false) as tracked,
         t.product_id is not null as taken,
-        coalesce(v.inventory_quantity, p.inventory_quantity) as available
+        coalesce(v.inventory_quantity, p.inventory_quantity) as available,
+        ${redeem ? sql`(select count(*) from used)::int` : sql`1`} as redeemed
       from wanted w
       left join products p on p.id = w.product_id
       left join product_variants v on v.id = w.variant_id and v.product_id = w.product_id
@@ -118,7 +151,10 @@ export async function takeStock(
   )
   // the rows taken must equal the distinct tracked items; the first tracked item not taken is short
   const short = rows.find((r) => r.tracked && !r.taken)
-  if (!short) return
+  if (!short) {
+    if (Number(rows[0]?.redeemed ?? 1) === 0) throw usageLimitReached()
+    return
+  }
   const item = items.find(
     (i) => i.productId === String(short.product_id) && i.variantId === (short.variant_id ?? null),
   )

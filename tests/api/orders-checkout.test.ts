@@ -408,6 +408,57 @@ describe('POST /orders: one transaction of a fixed size', () => {
   })
 })
 
+describe('POST /orders: the hot rows are locked last', () => {
+  it('takes the stock and redeems the discount in one statement, after every other write of the order', async () => {
+    const d = await db()
+    const code = `HOT${tag()}`.toUpperCase()
+    const [disc] = await d
+      .insert(discounts)
+      .values({ code, type: 'percentage', percentBps: 1000, usageLimit: 10 })
+      .returning()
+    const p = await makeProductRow({ priceCents: 2000, inventoryQuantity: 5 })
+    let res: Awaited<ReturnType<typeof post>> | undefined
+    const { texts } = await countStatements(d, async () => {
+      res = await post(
+        {
+          items: [{ product_id: p.id, quantity: 2 }],
+          shipping_address: IL,
+          customer_email: guestEmail(),
+          discount_code: code,
+        },
+        { headers: { 'idempotency-key': `hot-${tag()}` } },
+      )
+    })
+    expect(res!.status, res!.text).toBe(201)
+    const take = texts.findIndex((t) => /update products p set inventory_quantity/i.test(t))
+    expect(take).toBeGreaterThan(0)
+    // one statement locks both hot rows: the product's stock and the discount's use count
+    expect(texts[take]).toMatch(/update discounts set times_used = times_used \+ 1/i)
+    expect(texts[take]).toMatch(/insert into discount_redemptions/i)
+    // every other write of the order's transaction came before it
+    const writes = (ts: string[], table: string) =>
+      ts.filter((t) => new RegExp(`(insert into|update) "?${table}"?\\b`, 'i').test(t)).length
+    const before = texts.slice(0, take)
+    const after = texts.slice(take + 1)
+    for (const table of [
+      'orders',
+      'order_items',
+      'order_status_history',
+      'outbox_emails',
+      'idempotency_keys',
+    ]) {
+      expect(writes(before, table), table).toBeGreaterThan(0)
+      expect(writes(after, table), table).toBe(0)
+    }
+    expect(
+      after.filter((t) => /(update|insert into) "?(products|discounts|discount_redemptions)"?\b/i.test(t)),
+    ).toEqual([])
+    expect(await productQty(p.id)).toBe(3)
+    const [counted] = await d.select().from(discounts).where(eq(discounts.id, disc!.id))
+    expect(counted!.timesUsed).toBe(1)
+  })
+})
+
 describe('POST /orders/quote', () => {
   it('answers every amount and the shipping options, creating and taking nothing', async () => {
     const p = await makeProductRow({ priceCents: 6000, inventoryQuantity: 3 })

@@ -1,11 +1,17 @@
 import { randomUUID } from 'node:crypto'
 import { eq } from 'drizzle-orm'
 import { describe, expect, it } from 'vitest'
-import { inventoryLedger, products, productVariants } from '../../db/schema/index.js'
+import {
+  discountRedemptions,
+  discounts,
+  inventoryLedger,
+  products,
+  productVariants,
+} from '../../db/schema/index.js'
 import { ProblemError } from '../../lib/http/errors.js'
 import { returnStock, sumPerItem, takeStock } from '../../lib/orders/stock.js'
 import { getDb } from '../../lib/platform/db.js'
-import { makeProductRow, makeVariantRow } from '../support/factories.js'
+import { makeOrderWithItems, makeProductRow, makeVariantRow } from '../support/factories.js'
 import { countStatements } from '../support/statements.js'
 
 // Taking and giving back stock for orders: one statement for any cart, ledger rows included, untracked
@@ -122,6 +128,69 @@ describe('takeStock', () => {
       status: 409,
       code: 'out_of_stock',
     })
+  })
+})
+
+describe("takeStock with a redemption (checkout's last statement)", () => {
+  async function setUp(usageLimit: number, timesUsed: number) {
+    const d = await db()
+    const p = await makeProductRow({ inventoryQuantity: 5 })
+    const { order } = await makeOrderWithItems({ items: [{ productId: p.id, quantity: 1 }] })
+    const [disc] = await d
+      .insert(discounts)
+      .values({
+        code: `STOCK${randomUUID().slice(0, 8)}`,
+        type: 'percentage',
+        percentBps: 500,
+        usageLimit,
+        timesUsed,
+      })
+      .returning()
+    const run = () =>
+      d.transaction((tx) =>
+        takeStock(tx, [{ productId: p.id, variantId: null, quantity: 2 }], {
+          orderId: order.id,
+          actorId: null,
+          redeem: { discountId: disc!.id, userId: null, email: 'Buyer@Example.test' },
+        }),
+      )
+    const redemptions = () =>
+      d.select().from(discountRedemptions).where(eq(discountRedemptions.discountId, disc!.id))
+    const used = async () =>
+      (await d.select().from(discounts).where(eq(discounts.id, disc!.id)))[0]!.timesUsed
+    return { d, p, order, run, redemptions, used }
+  }
+
+  it('takes the stock, counts the use and records the redemption in one statement', async () => {
+    const { d, p, order, run, redemptions, used } = await setUp(2, 1)
+    const { statements } = await countStatements(d, run)
+    expect(statements).toBe(1)
+    expect(await productQty(p.id)).toBe(3)
+    expect(await used()).toBe(2)
+    expect(await redemptions()).toEqual([
+      expect.objectContaining({ orderId: order.id, email: 'buyer@example.test', userId: null }),
+    ])
+  })
+
+  it('a discount used up meanwhile is 422 on discount_code and takes no stock', async () => {
+    const { p, run, redemptions, used } = await setUp(1, 1)
+    const err = await run().catch((e: unknown) => e)
+    expect(err).toBeInstanceOf(ProblemError)
+    expect((err as ProblemError).status).toBe(422)
+    expect((err as ProblemError).code).toBe('discount_usage_limit_reached')
+    expect(await productQty(p.id)).toBe(5)
+    expect(await used()).toBe(1)
+    expect(await redemptions()).toEqual([])
+  })
+
+  it('a short item is 409 out_of_stock even with the discount free, and nothing is counted', async () => {
+    const { d, p, run, redemptions, used } = await setUp(5, 0)
+    await d.update(products).set({ inventoryQuantity: 1 }).where(eq(products.id, p.id))
+    const err = await run().catch((e: unknown) => e)
+    expect((err as ProblemError).status).toBe(409)
+    expect(await productQty(p.id)).toBe(1)
+    expect(await used()).toBe(0)
+    expect(await redemptions()).toEqual([])
   })
 })
 
