@@ -32,6 +32,9 @@ export interface BenchStats {
   /** process.cpuUsage() user + system, microseconds. */
   cpuUs: number
   rssBytes: number
+  heapUsedBytes: number
+  /** process.getActiveResourcesInfo(): sockets, timers, handles (a leak grows it) */
+  activeResources: number
 }
 
 const counters = {
@@ -49,7 +52,14 @@ const HOLD_KEEP = 50_000
 
 export function stats(): BenchStats {
   const cpu = process.cpuUsage()
-  return { ...counters, stockHold, cpuUs: cpu.user + cpu.system, rssBytes: process.memoryUsage.rss() }
+  return {
+    ...counters,
+    stockHold,
+    cpuUs: cpu.user + cpu.system,
+    rssBytes: process.memoryUsage.rss(),
+    heapUsedBytes: process.memoryUsage().heapUsed,
+    activeResources: process.getActiveResourcesInfo().length,
+  }
 }
 
 /** The stock statement of lib/orders/stock.ts takeStock (its first UPDATE). */
