@@ -9,16 +9,13 @@
 //
 // Usage: npm run bench -- --scenario flash-sale [--rounds 3] [--buyers 500] [--guests 100]
 //                        [--stock 100,10000] [--keep-database]
-import { mkdirSync, writeFileSync } from 'node:fs'
-import { cpus, loadavg } from 'node:os'
-import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { sql } from 'drizzle-orm'
 import * as schema from '../db/schema/index.js'
 import { hashPassword } from '../lib/auth/password.js'
 import { rowsOf } from '../lib/platform/db.js'
 import { BENCH_CUSTOMER_PASSWORD, benchCustomerEmail, seedBenchScale } from './catalog-seed.js'
-import { percentile, root, say, signIn, startBench } from './harness.js'
+import { BENCH_ADDRESS, percentile, runScenario, say, signIn } from './harness.js'
 
 const { values } = parseArgs({
   options: {
@@ -36,9 +33,8 @@ const guestCount = Number(values.guests)
 const stocks = values.stock.split(',').map(Number)
 const CODE = 'FLASH10'
 
-const bench = await startBench('flash', { keepDatabase: values['keep-database'] })
-let failed = false
-try {
+await runScenario('flash-sale', { keepDatabase: values['keep-database'] }, async (bench) => {
+  let failed = false
   await seedBenchScale(bench.db, {
     products: 50,
     customers: buyerCount,
@@ -58,15 +54,7 @@ try {
     )
     buyers.push(...(await Promise.all(batch)))
   }
-  const address = {
-    first_name: 'Flash',
-    last_name: 'Buyer',
-    line1: '1 Loopback Way',
-    city: 'Springfield',
-    state: 'IL',
-    postal_code: '62701',
-    country: 'US',
-  }
+  const address = BENCH_ADDRESS
 
   interface Answer {
     status: number
@@ -231,26 +219,8 @@ try {
     }),
   )
   console.table(summary)
-  const startedAt = new Date().toISOString()
-  const dir = join(root, 'bench/results')
-  mkdirSync(dir, { recursive: true })
-  const text = `${JSON.stringify(
-    {
-      scenario: 'flash-sale',
-      startedAt,
-      machine: { cpus: cpus().length, load: loadavg().map((l) => Math.round(l * 100) / 100) },
-      settings: { rounds, buyers: buyerCount, guests: guestCount, stocks },
-      summary,
-      waves,
-    },
-    null,
-    2,
-  )}\n`
-  writeFileSync(join(dir, `flash-sale-${startedAt.replace(/[:.]/g, '-')}.json`), text)
-} catch (err) {
-  failed = true
-  console.error(err)
-} finally {
-  await bench.cleanup()
-}
-process.exit(failed ? 1 : 0)
+  return {
+    failed,
+    results: { settings: { rounds, buyers: buyerCount, guests: guestCount, stocks }, summary, waves },
+  }
+})

@@ -6,7 +6,10 @@
 // its own, so the load generator does not share an event loop with the server.
 import { type ChildProcess, spawn } from 'node:child_process'
 import { once } from 'node:events'
+import { mkdirSync, writeFileSync } from 'node:fs'
 import { createServer } from 'node:net'
+import { cpus, loadavg } from 'node:os'
+import { join } from 'node:path'
 import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
 import { Redis } from 'ioredis'
@@ -34,7 +37,7 @@ export interface Bench {
   cleanup(): Promise<void>
 }
 
-const freePort = () =>
+export const freePort = (): Promise<number> =>
   new Promise<number>((resolve) => {
     const s = createServer().listen(0, '127.0.0.1', () => {
       const p = (s.address() as { port: number }).port
@@ -42,7 +45,8 @@ const freePort = () =>
     })
   })
 
-async function stop(child: ChildProcess): Promise<void> {
+/** SIGTERM, then SIGKILL after 5 s; resolves once the child has exited. */
+export async function stopChild(child: ChildProcess): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return
   const exited = once(child, 'exit')
   child.kill('SIGTERM')
@@ -124,23 +128,69 @@ export async function startBench(name: string, opts: { keepDatabase?: boolean } 
   async function cleanup(): Promise<void> {
     if (cleaned) return
     cleaned = true
-    for (const child of children) if (child !== services) await stop(child)
+    for (const child of children) if (child !== services) await stopChild(child)
     await pool.end().catch(() => {})
     if (!opts.keepDatabase)
       await admin.query(`drop database if exists ${dbName} with (force)`).catch(() => {})
     await admin.end().catch(() => {})
-    const redis = new Redis(process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379')
-    let cursor = '0'
-    do {
-      const [next, keys] = await redis.scan(cursor, 'MATCH', `${redisPrefix}*`, 'COUNT', 1000)
-      if (keys.length) await redis.del(...keys)
-      cursor = next
-    } while (cursor !== '0')
-    await redis.quit()
-    await stop(services)
+    await dropRedisKeys(redisPrefix)
+    await stopChild(services)
   }
   process.once('SIGINT', () => void cleanup().finally(() => process.exit(130)))
   return { db, databaseUrl, startApp, cleanup }
+}
+
+/** Delete the run's keys from this machine's Redis (TEST_REDIS_URL). */
+export async function dropRedisKeys(prefix: string): Promise<void> {
+  const redis = new Redis(process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379')
+  let cursor = '0'
+  do {
+    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000)
+    if (keys.length) await redis.del(...keys)
+    cursor = next
+  } while (cursor !== '0')
+  await redis.quit()
+}
+
+/** The shipping address of the bench's orders (Illinois, so tax and shipping settings apply). */
+export const BENCH_ADDRESS = {
+  first_name: 'Bench',
+  last_name: 'Buyer',
+  line1: '1 Loopback Way',
+  city: 'Springfield',
+  state: 'IL',
+  postal_code: '62701',
+  country: 'US',
+}
+
+/**
+ * Run a scenario against a fresh bench (services, database, app) and exit: 1 when it reports a failure
+ * or throws. Its figures go to bench/results/<name>-<time>.json (`machine`: cores and load average added).
+ */
+export async function runScenario(
+  name: string,
+  opts: { keepDatabase?: boolean },
+  scenario: (bench: Bench) => Promise<{ failed: boolean; results: Record<string, unknown> }>,
+): Promise<never> {
+  const bench = await startBench(name, opts)
+  let failed = true
+  try {
+    const out = await scenario(bench)
+    failed = out.failed
+    const startedAt = new Date().toISOString()
+    const dir = join(root, 'bench/results')
+    mkdirSync(dir, { recursive: true })
+    const machine = { cpus: cpus().length, load: loadavg().map((l) => Math.round(l * 100) / 100) }
+    writeFileSync(
+      join(dir, `${name}-${startedAt.replace(/[:.]/g, '-')}.json`),
+      `${JSON.stringify({ scenario: name, startedAt, machine, ...out.results }, null, 2)}\n`,
+    )
+  } catch (err) {
+    console.error(err)
+  } finally {
+    await bench.cleanup()
+  }
+  process.exit(failed ? 1 : 0)
 }
 
 /** Sign in through the API; `Bearer <access token>`. */

@@ -23,7 +23,6 @@
 import { type ChildProcess, spawn } from 'node:child_process'
 import { once } from 'node:events'
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
-import { createServer } from 'node:net'
 import { cpus, loadavg, tmpdir, totalmem } from 'node:os'
 import { join } from 'node:path'
 import { createInterface } from 'node:readline'
@@ -58,6 +57,7 @@ import {
   seedBenchCatalog,
   seedBenchScale,
 } from './catalog-seed.js'
+import { BENCH_ADDRESS, dropRedisKeys, freePort, stopChild } from './harness.js'
 import type { BenchStats } from './instrument.js'
 import { progressBar } from './progress.js'
 import { pairedRatios, perRequest, type Spread, spread } from './stats.js'
@@ -118,11 +118,11 @@ let cleaned = false
 async function cleanup(): Promise<void> {
   if (cleaned) return
   cleaned = true
-  for (const child of children) if (child !== servicesChild) await stop(child)
+  for (const child of children) if (child !== servicesChild) await stopChild(child)
   for (const fn of cleanups.reverse()) {
     await fn().catch((err: unknown) => say(`cleanup: ${err instanceof Error ? err.message : String(err)}`))
   }
-  if (servicesChild) await stop(servicesChild)
+  if (servicesChild) await stopChild(servicesChild)
 }
 process.on('SIGINT', () => void cleanup().finally(() => process.exit(130)))
 
@@ -140,23 +140,6 @@ function spawnTsx(script: string, env: Record<string, string>, stdout: 'pipe' | 
   child.once('exit', () => children.delete(child))
   return child
 }
-
-async function stop(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return
-  const exited = once(child, 'exit')
-  child.kill('SIGTERM')
-  const timer = setTimeout(() => child.kill('SIGKILL'), 5000)
-  await exited
-  clearTimeout(timer)
-}
-
-const freePort = () =>
-  new Promise<number>((resolve) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const p = (s.address() as { port: number }).port
-      s.close(() => resolve(p))
-    })
-  })
 
 interface Server {
   name: string
@@ -209,15 +192,7 @@ try {
   await configureNeonDriver(svc.wsProxy)
   const redisPrefix = `bench-${process.pid}-${Date.now()}:`
   cleanups.push(async () => {
-    const { Redis } = await import('ioredis')
-    const redis = new Redis(process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379')
-    let cursor = '0'
-    do {
-      const [next, keys] = await redis.scan(cursor, 'MATCH', `${redisPrefix}*`, 'COUNT', 1000)
-      if (keys.length) await redis.del(...keys)
-      cursor = next
-    } while (cursor !== '0')
-    await redis.quit()
+    await dropRedisKeys(redisPrefix)
   })
 
   // --- 2. Database and seed -----------------------------------------------------------------------------
@@ -401,15 +376,7 @@ try {
   }
   const adminAuth = await signIn(adminEmail)
 
-  const shippingAddress = {
-    first_name: 'Bench',
-    last_name: 'Buyer',
-    line1: '1 Loopback Way',
-    city: 'Springfield',
-    state: 'IL',
-    postal_code: '62701',
-    country: 'US',
-  }
+  const shippingAddress = BENCH_ADDRESS
   // One or two lines of the 5 SKUs, 1 to 3 units each, varying with every call.
   let orderCalls = 0
   const orderBody = () => {
@@ -787,7 +754,7 @@ try {
     status: csvRes.status,
     rows: csvBody.results?.length ?? 0,
   }
-  for (const s of [app, nodeHttp, adapter, routeServer, sqlServer, authMe, argon2]) await stop(s.child)
+  for (const s of [app, nodeHttp, adapter, routeServer, sqlServer, authMe, argon2]) await stopChild(s.child)
 
   // --- 7. PGlite smoke ----------------------------------------------------------------------------------------
 
@@ -835,7 +802,7 @@ try {
       health: await measureOnce(liteHealth, seconds),
       product: await measureOnce(liteProductCase, seconds),
     }
-    await stop(liteApp.child)
+    await stopChild(liteApp.child)
   }
 
   // --- 8. Report ------------------------------------------------------------------------------------------------

@@ -9,16 +9,13 @@
 // answer the mix does not expect.
 //
 // Usage: npm run bench -- --scenario soak [--minutes 3] [--users 16] [--keep-database]
-import { mkdirSync, writeFileSync } from 'node:fs'
-import { cpus, loadavg } from 'node:os'
-import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { eq, sql } from 'drizzle-orm'
 import * as schema from '../db/schema/index.js'
 import { hashPassword } from '../lib/auth/password.js'
 import { rowsOf } from '../lib/platform/db.js'
 import { BENCH_CUSTOMER_PASSWORD, benchCustomerEmail, seedBenchScale } from './catalog-seed.js'
-import { percentile, root, say, signIn, startBench } from './harness.js'
+import { BENCH_ADDRESS, percentile, runScenario, say, signIn } from './harness.js'
 
 const { values } = parseArgs({
   options: {
@@ -32,9 +29,8 @@ const minutes = Number(values.minutes)
 const users = Number(values.users)
 const CUSTOMERS = 60
 
-const bench = await startBench('soak', { keepDatabase: values['keep-database'] })
-let failed = false
-try {
+await runScenario('soak', { keepDatabase: values['keep-database'] }, async (bench) => {
+  let failed = false
   await seedBenchScale(bench.db, {
     products: 2000,
     customers: CUSTOMERS + 1,
@@ -51,15 +47,7 @@ try {
   ).map((r) => r.id)
   const app = await bench.startApp()
   const staff = await signIn(app.api, staffEmail, BENCH_CUSTOMER_PASSWORD)
-  const address = {
-    first_name: 'Soak',
-    last_name: 'Buyer',
-    line1: '1 Loopback Way',
-    city: 'Springfield',
-    state: 'IL',
-    postal_code: '62701',
-    country: 'US',
-  }
+  const address = BENCH_ADDRESS
 
   type Kind = 'list' | 'product' | 'search' | 'login' | 'order' | 'guest_order' | 'pay' | 'refund'
   const timings = new Map<Kind, number[]>()
@@ -215,33 +203,17 @@ try {
   say(
     `${requests} requests in ${minutes} min, ${serverErrors} 5xx or network errors, unexpected: ${unexpected.join(', ') || 'none'}`,
   )
-  const startedAt = new Date().toISOString()
-  const dir = join(root, 'bench/results')
-  mkdirSync(dir, { recursive: true })
-  writeFileSync(
-    join(dir, `soak-${startedAt.replace(/[:.]/g, '-')}.json`),
-    `${JSON.stringify(
-      {
-        scenario: 'soak',
-        startedAt,
-        machine: { cpus: cpus().length, load: loadavg().map((l) => Math.round(l * 100) / 100) },
-        settings: { minutes, users },
-        requests,
-        serverErrors,
-        unexpected,
-        answers,
-        perKind,
-        memory,
-        samples,
-      },
-      null,
-      2,
-    )}\n`,
-  )
-} catch (err) {
-  failed = true
-  console.error(err)
-} finally {
-  await bench.cleanup()
-}
-process.exit(failed ? 1 : 0)
+  return {
+    failed,
+    results: {
+      settings: { minutes, users },
+      requests,
+      serverErrors,
+      unexpected,
+      answers,
+      perKind,
+      memory,
+      samples,
+    },
+  }
+})
