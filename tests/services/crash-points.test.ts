@@ -306,10 +306,11 @@ describe('crash consistency across provider calls', () => {
           () => 'died',
         ),
       )
-      const timeout = new Promise((_, reject) =>
-        setTimeout(() => reject(new Error(`${label(p)} never got there`)), 8000),
-      )
-      await Promise.race([caught, timeout])
+      let timer: NodeJS.Timeout | undefined
+      const late = new Promise((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`${label(p)} never got there`)), 8000)
+      })
+      await Promise.race([caught, late]).finally(() => clearTimeout(timer))
     }
     expect(providers.armed()).toEqual([])
     await child.kill()
