@@ -6,6 +6,7 @@ import { fileURLToPath } from 'node:url'
 import { serve } from '@hono/node-server'
 import { setSocketAddress } from '../lib/http/client.js'
 import { createRouter, loadRoutes } from '../lib/http/router.js'
+import { setClock } from '../lib/platform/clock.js'
 import { closeDatabase, getDb, migrateNeon } from '../lib/platform/db.js'
 import { env, isDeployed } from '../lib/platform/env.js'
 import { log } from '../lib/platform/logger.js'
@@ -16,6 +17,24 @@ import { buildStatic, PUBLIC_DIR } from './build-static.js'
 const root = fileURLToPath(new URL('..', import.meta.url))
 const port = Number(process.env.PORT ?? 3000)
 const ADMIN_VARIABLE = { email: 'ADMIN_EMAIL', password: 'ADMIN_PASSWORD' } as const
+
+// DEV_CLOCK_OFFSET_MS moves this server's clock (lib/platform/clock.ts) ahead by that many milliseconds:
+// the crash test (tests/services/crash-points.test.ts) restarts the server "later" to run the recovery
+// that waits for time to pass (a refund's retry after 10 minutes, a label claim after 2, unpaid orders
+// after 30). It exists only in this development script, which no deployment runs, and it is refused
+// wherever a deployment's variables are set.
+const clockOffset = process.env.DEV_CLOCK_OFFSET_MS
+if (clockOffset !== undefined && clockOffset !== '') {
+  const refuse = (why: string) => {
+    console.error(`DEV_CLOCK_OFFSET_MS: ${why}`)
+    process.exit(1)
+  }
+  if (process.env.NODE_ENV === 'production' || process.env.VERCEL_ENV || process.env.VERCEL)
+    refuse('for local tests only; refused with NODE_ENV=production, VERCEL or VERCEL_ENV set')
+  const offset = Number(clockOffset)
+  if (!Number.isSafeInteger(offset)) refuse('must be a whole number of milliseconds')
+  setClock(() => Date.now() + offset)
+}
 
 const routes = await loadRoutes(root)
 const router = createRouter(routes)

@@ -86,4 +86,56 @@ describe('POST /orders with Stripe', () => {
     const [row] = await (await getDb()).select().from(orders).where(eq(orders.id, res.body.id))
     expect(row).toMatchObject({ status: 'pending', paymentProvider: 'stripe' })
   })
+
+  it('a retry with the same Idempotency-Key starts the payment the first request never recorded', async () => {
+    // the first answer carries no PaymentIntent (Stripe failed; or the process died before recording it,
+    // tests/services/crash-points.test.ts): the client's retry must still end with one it can pay
+    fake.failNext.create = 3
+    const b = await body()
+    const key = `stripe-retry-${tag()}`
+    const first = await call('POST', '/api/v1/orders', { body: b, headers: { 'idempotency-key': key } })
+    expect(first.status, first.text).toBe(201)
+    expect(first.body.payment).toMatchObject({ payment_intent_id: null, client_secret: null })
+    expect(fake.intents.size).toBe(0)
+    fake.failNext.create = 0
+
+    const retry = await call('POST', '/api/v1/orders', { body: b, headers: { 'idempotency-key': key } })
+    expect(retry.status, retry.text).toBe(201)
+    expect(retry.headers.get('idempotent-replayed')).toBe('true')
+    expect(retry.body.id).toBe(first.body.id)
+    const [pi, ...more] = [...fake.intents.values()]
+    expect(more).toEqual([])
+    expect(pi!.metadata.order_id).toBe(first.body.id)
+    expect(retry.body.payment).toMatchObject({ payment_intent_id: pi!.id, client_secret: pi!.client_secret })
+    const creates = fake.only(/^\/v1\/payment_intents$/)
+    expect(creates.map((c) => c.idempotencyKey)).toEqual(Array(creates.length).fill(first.body.id))
+
+    // once it has one, a further retry reads it again: no second PaymentIntent
+    const again = await call('POST', '/api/v1/orders', { body: b, headers: { 'idempotency-key': key } })
+    expect(again.body.payment.client_secret).toBe(pi!.client_secret)
+    expect(fake.intents.size).toBe(1)
+    expect(
+      await (await getDb()).select().from(payments).where(eq(payments.orderId, first.body.id)),
+    ).toHaveLength(1)
+  })
+
+  it('a retry of a cancelled order starts no payment', async () => {
+    fake.failNext.create = 3
+    const b = await body()
+    const key = `stripe-cancelled-${tag()}`
+    const first = await call('POST', '/api/v1/orders', { body: b, headers: { 'idempotency-key': key } })
+    expect(first.status, first.text).toBe(201)
+    await (await getDb())
+      .update(orders)
+      .set({ status: 'cancelled', financialStatus: 'voided' })
+      .where(eq(orders.id, first.body.id))
+    fake.failNext.create = 0
+    const retry = await call('POST', '/api/v1/orders', { body: b, headers: { 'idempotency-key': key } })
+    expect([retry.status, retry.body.status, retry.body.payment.client_secret]).toEqual([
+      201,
+      'cancelled',
+      null,
+    ])
+    expect(fake.intents.size).toBe(0)
+  })
 })

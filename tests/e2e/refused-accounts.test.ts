@@ -7,7 +7,8 @@ import { pgliteExtensions } from '../../lib/platform/db.js'
 import { ROOT } from '../support/http.js'
 
 // A refused admin account is a setting to fix: `npm run dev` and `npm run user:create` print one line
-// naming the input and the rule it breaks, and exit 1, never a stack trace. Each run gets its own copy of
+// naming the input and the rule it breaks, and exit 1, never a stack trace; so does `npm run dev` given
+// the crash test's DEV_CLOCK_OFFSET_MS where a deployment's variables are set. Each run gets its own copy of
 // an already-migrated embedded database, so nothing here touches another test's data and the runs can go
 // side by side. (Migrating a fresh data dir is what tests/e2e/dev-server.test.ts covers; here it would
 // only add seconds of CPU to each run.)
@@ -108,6 +109,22 @@ describe.concurrent('npm run dev with a refused ADMIN_EMAIL or ADMIN_PASSWORD', 
       ADMIN_PASSWORD: 'a long unusual passphrase',
     })
     expectOneLineRefusal(expect, run, 'ADMIN_EMAIL: not a valid email address')
+    expect(run.stdout).not.toContain('Commerce API on')
+  }, 180_000)
+})
+
+describe.concurrent('npm run dev with DEV_CLOCK_OFFSET_MS (the crash test moves its clock)', () => {
+  it('refuses it wherever a deployment variable is set, in one line, and exits 1', async ({ expect }) => {
+    const run = await runScript('scripts/dev.ts', [], {
+      PORT: '0',
+      DEV_CLOCK_OFFSET_MS: '660000',
+      VERCEL_ENV: 'development',
+    })
+    expectOneLineRefusal(
+      expect,
+      run,
+      'DEV_CLOCK_OFFSET_MS: for local tests only; refused with NODE_ENV=production, VERCEL or VERCEL_ENV set',
+    )
     expect(run.stdout).not.toContain('Commerce API on')
   }, 180_000)
 })

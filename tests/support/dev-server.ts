@@ -12,7 +12,14 @@ export interface DevServer {
   base: string
   /** everything the server printed so far */
   output(): string
+  /** SIGTERM: the server closes its database and exits */
   stop(): Promise<void>
+  /**
+   * SIGKILL: the process dies on the spot, as a crashed function does (no handler runs, nothing is
+   * flushed). Resolves once it has exited. A new startDevServer with the same DATABASE_URL continues on
+   * the same database.
+   */
+  kill(): Promise<void>
 }
 
 const freePort = () =>
@@ -49,14 +56,15 @@ export async function startDevServer(extraEnv: Record<string, string | undefined
   server.stderr?.on('data', (d) => {
     output += d
   })
-  const stop = async () => {
+  const end = async (signal: 'SIGTERM' | 'SIGKILL') => {
     if (server.exitCode === null && server.signalCode === null) {
       const exited = new Promise((r) => server.once('exit', r))
-      server.kill('SIGTERM')
+      server.kill(signal)
       await exited
     }
     rmSync(dataDir, { recursive: true, force: true })
   }
+  const stop = () => end('SIGTERM')
   // the start-up poll is not checked against the document: it may meet a server that is not listening yet
   const deadline = Date.now() + 90_000
   for (;;) {
@@ -76,5 +84,5 @@ export async function startDevServer(extraEnv: Record<string, string | undefined
     }
     await new Promise((r) => setTimeout(r, 250))
   }
-  return { base, output: () => output, stop }
+  return { base, output: () => output, stop, kill: () => end('SIGKILL') }
 }

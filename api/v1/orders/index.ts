@@ -36,7 +36,8 @@ export const { GET, HEAD, OPTIONS, POST, PUT, PATCH, DELETE } = methods({
         'most MAX_UNPAID_ORDERS_PER_BUYER pending orders per account, or per guest email from one client ' +
         'IP, and MAX_UNPAID_ORDERS_PER_IP per address (429 too_many_unpaid_orders). A discount code ' +
         'limited per customer needs a signed-in buyer (422 sign_in_required). `Idempotency-Key` replays ' +
-        'the first answer for the same body (409 for another).',
+        'the first answer for the same body (409 for another); the replay of a pending order whose ' +
+        'PaymentIntent the first request never recorded starts it (the same one Stripe may have made).',
       tags: ['orders'],
       auth: 'optional',
       body: OrderInput,
