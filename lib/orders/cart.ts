@@ -32,6 +32,12 @@ export interface ResolvedLine {
   /** grams (the variant's, else the product's); null when unknown */
   weightGrams: number | null
   tracked: boolean
+  /**
+   * Units on hand when the cart was read, for a tracked item that may not be oversold; null when the
+   * item is untracked or sells below zero (`continue`). A snapshot for an early refusal only: the stock
+   * statement (lib/orders/stock.ts) decides.
+   */
+  available: number | null
 }
 
 interface Row {
@@ -54,6 +60,10 @@ interface Row {
   v_weight: number | null
   v_track: boolean | null
   v_active: boolean | null
+  p_qty: number | null
+  p_policy: string | null
+  v_qty: number | null
+  v_policy: string | null
 }
 
 /**
@@ -103,7 +113,9 @@ export async function resolveCart(db: Runner, items: CartLineInput[]): Promise<R
       p.track_inventory as p_track,
       v.id as v_id, v.product_id as v_product_id, v.title as v_title, v.sku as v_sku,
       v.price_cents as v_price, v.weight_grams as v_weight, v.track_inventory as v_track,
-      v.is_active as v_active
+      v.is_active as v_active,
+      p.inventory_quantity as p_qty, p.inventory_policy as p_policy,
+      v.inventory_quantity as v_qty, v.inventory_policy as v_policy
     from unnest(${pids}::uuid[], ${vids}::uuid[]) with ordinality as w(product_id, variant_id, ord)
     left join products p on p.id = w.product_id
     left join categories c on c.id = p.category_id
@@ -148,6 +160,8 @@ export async function resolveCart(db: Runner, items: CartLineInput[]): Promise<R
       return
     }
     const variant = Boolean(item.variant_id)
+    const tracked = variant ? r.v_track === true : r.p_track === true
+    const mayOversell = !tracked || (variant ? r.v_policy : r.p_policy) === 'continue'
     lines.push({
       productId: r.p_id,
       variantId: variant ? r.v_id : null,
@@ -157,7 +171,8 @@ export async function resolveCart(db: Runner, items: CartLineInput[]): Promise<R
       unitPriceCents: Number(variant && r.v_price !== null ? r.v_price : r.p_price),
       quantity: item.quantity,
       weightGrams: (variant ? (r.v_weight ?? r.p_weight) : r.p_weight) ?? null,
-      tracked: Boolean(variant ? r.v_track : r.p_track),
+      tracked,
+      available: mayOversell ? null : Number(variant ? r.v_qty : r.p_qty),
     })
   })
   if (errors.length > 0) {

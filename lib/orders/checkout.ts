@@ -14,14 +14,15 @@ import { recordTransitions } from './history.js'
 import { type DiscountSetting, type Pricing, priceCart } from './pricing.js'
 import { AddressSchema } from './schemas.js'
 import { findDiscount, loadPricingSettings } from './settings.js'
-import { takeStock } from './stock.js'
-import type { Runner } from './view.js'
+import { assertInStock, takeStock } from './stock.js'
+import { type FullOrder, loadOrder, type Runner } from './view.js'
 
 // Creating an order (and quoting one): the cart resolved from the catalog, priced by the pure pipeline,
 // then written in ONE transaction whose statement count does not depend on the number of lines:
 //   advisory lock per buyer email -> the buyer's users row FOR KEY SHARE -> unpaid caps -> cart +
 //   settings + discount -> order row -> all lines in one INSERT -> history -> confirmation email
-//   (outbox) -> Idempotency-Key answer -> stock and discount redemption in one last statement.
+//   (outbox) -> Idempotency-Key answer -> the order read back for the answer -> stock and discount
+//   redemption in one last statement.
 // The payment starts after the commit, in lib/payments/checkout.ts (a Stripe call never holds the
 // transaction or the stock open).
 
@@ -213,7 +214,7 @@ export async function createOrderTx(
   ctx: CheckoutContext,
   guest: string | null,
   saver: Saver,
-): Promise<{ id: string; emailId: string }> {
+): Promise<{ id: string; emailId: string; order: FullOrder }> {
   const { db, principal, body } = ctx
   const e = env()
   const ip = knownIp(ctx.ip) ? ctx.ip : null
@@ -262,8 +263,10 @@ export async function createOrderTx(
     if (ipCapped && Number(counts.ip) >= e.MAX_UNPAID_ORDERS_PER_IP) {
       throw tooManyUnpaid(`At most ${e.MAX_UNPAID_ORDERS_PER_IP} unpaid orders from one address.`)
     }
-    // 4. the cart, the settings, the discount (this buyer's redemptions counted under the lock)
+    // 4. the cart, the settings, the discount (this buyer's redemptions counted under the lock); an item
+    //    the cart's read already shows short is refused here, before anything is written
     const { lines, pricing, discount, currency } = await priceOrder(tx, body, { userId, email })
+    assertInStock(lines)
     // 5. the order and its lines
     const [order] = await tx
       .insert(orders)
@@ -330,6 +333,10 @@ export async function createOrderTx(
       dedupeKey: `order_confirmation:${id}`,
     })
     await saver.save(tx, { status: 201, body: { order_id: id } })
+    // the answer's order, read on this connection: everything it shows is written, and the stock is not
+    // part of it. After the commit a manual order needs no connection again, where a second checkout
+    // from the pool would queue behind every buyer of a flash sale.
+    const full = (await loadOrder(tx, id))!
     // 7. last, right before COMMIT: stock for every tracked item and the discount's redemption, in one
     //    statement (409 out_of_stock or 422 discount_usage_limit_reached rolls all of this back). Every
     //    checkout of a popular product queues on its row: the row is held for this statement's round
@@ -343,6 +350,6 @@ export async function createOrderTx(
         ...(discount ? { redeem: { discountId: discount.id, userId, email } } : {}),
       },
     )
-    return { id, emailId }
+    return { id, emailId, order: full }
   })
 }

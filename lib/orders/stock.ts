@@ -42,6 +42,37 @@ export function sumPerItem(
   return [...byKey.values()].sort((a, b) => (rowId(a) < rowId(b) ? -1 : rowId(a) > rowId(b) ? 1 : 0))
 }
 
+/**
+ * Before any write: 409 out_of_stock when the cart's own read already shows an item short (quantities
+ * summed per item, as the stock statement sums them). A refusal found here costs no inserts to roll back;
+ * a flash sale's late buyers are refused in a few round trips instead of a whole checkout. The stock
+ * statement still decides for everything this lets through.
+ */
+export function assertInStock(
+  lines: ReadonlyArray<{
+    productId: string
+    variantId: string | null
+    quantity: number
+    sku: string
+    available: number | null
+  }>,
+): void {
+  const available = new Map<string, number | null>()
+  const skus = new Map<string, string>()
+  for (const l of lines) {
+    const key = (l.variantId ?? l.productId).toLowerCase()
+    available.set(key, l.available)
+    skus.set(key, l.sku)
+  }
+  for (const item of sumPerItem(lines)) {
+    const key = item.variantId ?? item.productId
+    const units = available.get(key)
+    if (units !== null && units !== undefined && units < item.quantity) {
+      throw outOfStock(item.line, skus.get(key) ?? null, units)
+    }
+  }
+}
+
 const uuidArray = (ids: Array<string | null>) => `{${ids.map((id) => id ?? 'NULL').join(',')}}`
 const intArray = (qs: number[]) => `{${qs.join(',')}}`
 

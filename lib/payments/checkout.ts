@@ -21,9 +21,8 @@ export async function checkout(ctx: CheckoutContext): Promise<Response> {
   return withIdempotency(
     { db, request: ctx.request, caller, body: ctx.body },
     async (saver) => {
-      const { id: orderId, emailId } = await createOrderTx(ctx, guest, saver)
+      const { id: orderId, emailId, order } = await createOrderTx(ctx, guest, saver)
       deliverAfterResponse([emailId])
-      const order = (await loadOrder(db, orderId))!
       const { clientSecret } = await startPayment(db, order)
       return json(await answer(db, orderId, principal, clientSecret, order), 201)
     },

@@ -251,6 +251,35 @@ describe('POST /orders: refusals change nothing', () => {
     expect(mail).toHaveLength(0)
   })
 
+  it('refuses an item the cart read shows short before writing anything (no insert to roll back)', async () => {
+    const parent = await makeProductRow()
+    const v = await makeVariantRow(parent.id, { inventoryQuantity: 3 })
+    const untracked = await makeProductRow({ inventoryQuantity: 0, trackInventory: false })
+    const d = await db()
+    let res: Awaited<ReturnType<typeof post>> | undefined
+    const { texts } = await countStatements(d, async () => {
+      res = await post({
+        items: [
+          { product_id: untracked.id, quantity: 5 },
+          { product_id: parent.id, variant_id: v.id, quantity: 2 },
+          { product_id: parent.id, variant_id: v.id, quantity: 2 },
+        ],
+        shipping_address: IL,
+        customer_email: guestEmail(),
+      })
+    })
+    expectProblem(res!, 409, 'out_of_stock')
+    expect(res!.body.errors[0].path).toBe('items.1')
+    expect(res!.body.detail).toContain('3 available')
+    expect(
+      texts.filter(
+        (t) =>
+          /^\s*(insert|update)\b/i.test(t) ||
+          /\b(insert into|update) "?(orders|order_items|products|product_variants)"?\b/i.test(t),
+      ),
+    ).toEqual([])
+  })
+
   it('422 for an unknown shipping method and an unknown discount code', async () => {
     const p = await makeProductRow({ inventoryQuantity: 4 })
     const email = guestEmail()
@@ -453,6 +482,9 @@ describe('POST /orders: the hot rows are locked last', () => {
     expect(
       after.filter((t) => /(update|insert into) "?(products|discounts|discount_redemptions)"?\b/i.test(t)),
     ).toEqual([])
+    // the answer's order was read inside the transaction: nothing reads it after the commit
+    expect(before.some((t) => /from "orders"/i.test(t))).toBe(true)
+    expect(after.filter((t) => /from "orders"/i.test(t))).toEqual([])
     expect(await productQty(p.id)).toBe(3)
     const [counted] = await d.select().from(discounts).where(eq(discounts.id, disc!.id))
     expect(counted!.timesUsed).toBe(1)
