@@ -205,6 +205,13 @@ export interface RefundOutcome {
   /** the provider's id for it (Stripe's `re_...`), when known */
   providerRefundId?: string | null
   failureReason?: string | null
+  /**
+   * The attempt (refunds.attempts) whose answer this is, when it is one attempt's answer to a call. A
+   * refusal of an attempt the reconcile cron has since superseded (it claimed attempt N+1, which may be
+   * making the refund right now) says nothing about the refund: it settles nothing, and the newer
+   * attempt's answer or the cron's listing at Stripe settles the row.
+   */
+  attempt?: number
 }
 
 export interface Settled {
@@ -248,6 +255,9 @@ export async function settleRefundTx(
   }
   const to = outcome.status
   const failing = to === 'failed' || to === 'cancelled'
+  if (failing && outcome.attempt !== undefined && refund.attempts !== outcome.attempt) {
+    return { refund, from, changed: false }
+  }
   const moves = (from === 'pending' && (to === 'succeeded' || failing)) || (from === 'succeeded' && failing)
   if (!moves) return { refund, from, changed: false }
 

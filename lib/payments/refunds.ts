@@ -105,12 +105,22 @@ export async function sendRefund(db: Db, r: Refund): Promise<{ status: RefundSta
       err: safeError(err),
     })
     const settled = await db.transaction((tx) =>
-      settleRefundTx(tx, r.id, { status: 'failed', failureReason: (err as Error).message }, null),
+      settleRefundTx(
+        tx,
+        r.id,
+        { status: 'failed', failureReason: (err as Error).message, attempt: r.attempts },
+        null,
+      ),
     )
     return { status: settled.refund.status, error: err }
   }
   const settled = await db.transaction((tx) =>
-    settleRefundTx(tx, r.id, { status: refundStatusOf(answer.status), providerRefundId: answer.id }, null),
+    settleRefundTx(
+      tx,
+      r.id,
+      { status: refundStatusOf(answer.status), providerRefundId: answer.id, attempt: r.attempts },
+      null,
+    ),
   )
   return { status: settled.refund.status }
 }

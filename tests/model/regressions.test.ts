@@ -129,4 +129,29 @@ describe('the money path under a faulty Stripe (model counterexamples)', () => {
     )
     await finish()
   })
+
+  it('ignores a refusal of a refund attempt the reconcile cron has superseded (seed 771504)', async () => {
+    const { w, run, open, drain, finish } = await replay(server)
+    await run(step.deliver(0))
+    await drain(/./)
+    // staff cancel the paid order: Stripe declines the refund, and the answer is still on its way back
+    // when the clock moves past the client's timeout, so the client sends the request again (same key)
+    await run(step.cancel(0, 'admin', ['decline', 'ok']))
+    await open(/cancel: stripe POST \/v1\/refunds \(request\)/)
+    await run(step.clock(11))
+    await open(/cancel: stripe POST \/v1\/refunds \(answer\)/)
+    await open(/cancel: stripe POST \/v1\/refunds \(request\)/)
+    // the refund row is 11 minutes old and pending, Stripe holds no refund for it: the cron claims
+    // attempt 2 and sends it
+    await run(step.cron('reconcile', ['ok']))
+    await open(/reconcile: stripe GET \/v1\/refunds/)
+    // the first attempt's replayed decline arrives while attempt 2 is on its way: it must not settle the
+    // row as failed (and give the reservation back), for attempt 2 makes the refund
+    await open(/cancel: stripe POST \/v1\/refunds \(answer\)/)
+    await open(/reconcile: stripe POST \/v1\/refunds \(request\)/)
+    await drain(/./)
+    const made = [...w.stripe.refunds.values()]
+    expect(made).toHaveLength(1)
+    await finish()
+  })
 })

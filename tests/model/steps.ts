@@ -108,7 +108,15 @@ export function refundOutcome(
  */
 function expectRefundContract(w: World, op: Op, r: CallResult, strict: boolean): void {
   const { outcome, refundId } = refundOutcome(w, op)
-  if (outcome === 'definite' && (r.status !== 502 || r.body?.code !== 'payment_provider_error'))
+  // The reconcile cron may have claimed a later attempt (key `<refund id>:<n>`) while this call's answer
+  // was on its way: a refusal of the superseded attempt then says nothing about the refund, which stays
+  // pending for the newer attempt (202, or settled by it meanwhile), never a 502.
+  const superseded =
+    refundId !== undefined && w.stripe.calls.some((c) => c.key?.startsWith(`${refundId}:`) === true)
+  if (outcome === 'definite' && superseded) {
+    if (r.status === 502)
+      w.fail(`${op.label}: answered 502 for a refusal of an attempt the reconcile cron had superseded`)
+  } else if (outcome === 'definite' && (r.status !== 502 || r.body?.code !== 'payment_provider_error'))
     w.fail(
       `${op.label}: Stripe refused the refund definitely, but the answer is ${r.status} ${r.text.slice(0, 200)}`,
     )
