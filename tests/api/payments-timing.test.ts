@@ -3,6 +3,7 @@ import { and, eq, sql } from 'drizzle-orm'
 import { HttpResponse, http } from 'msw'
 import { afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { orders, outboxEmails } from '../../db/schema/index.js'
+import { settleRefundTx } from '../../lib/orders/refunds.js'
 import { loadOrderOr404 } from '../../lib/orders/view.js'
 import { RETRY_AFTER_MS } from '../../lib/payments/reconcile.js'
 import { setClock } from '../../lib/platform/clock.js'
@@ -156,6 +157,29 @@ describe('a refund whose Stripe answer is lost (defect 2)', () => {
     expect((await cron('reconcile-payments')).body).toMatchObject({ examined: 1, settled: 1 })
     expect(stripeRefundCalls()).toHaveLength(sent)
     expect((await reload(order.id)).refunds).toMatchObject([{ status: 'succeeded' }])
+  })
+
+  it("a refusal of an attempt the reconcile cron has superseded settles nothing; the current attempt's does", async () => {
+    const { order } = await orderInState({ stripe: fake })
+    fake.failNext.refund = 3
+    const res = await refund(order.id, { amount: 10, reason: 'x' })
+    expect(res.status, res.text).toBe(202)
+    const id = res.body.refunds[0].id as string
+    const d = await getDb()
+    // the cron claimed attempt 2 (it may be making the refund now) when attempt 1's refusal arrives
+    await d.execute(sql`update refunds set attempts = 2 where id = ${id}`)
+    const late = await d.transaction((tx) =>
+      settleRefundTx(tx, id, { status: 'failed', failureReason: 'declined', attempt: 1 }, null),
+    )
+    expect(late.changed).toBe(false)
+    expect(await reload(order.id)).toMatchObject({ refundedAmountCents: 1000 })
+    expect((await reload(order.id)).refunds).toMatchObject([{ status: 'pending', attempts: 2 }])
+    // attempt 2's own refusal does settle it: the reservation is given back
+    const current = await d.transaction((tx) =>
+      settleRefundTx(tx, id, { status: 'failed', failureReason: 'declined', attempt: 2 }, null),
+    )
+    expect(current.changed).toBe(true)
+    expect(await reload(order.id)).toMatchObject({ refundedAmountCents: 0, financialStatus: 'paid' })
   })
 
   it('only a definite refusal gives the reservation back: 502, the row failed, nothing held', async () => {

@@ -108,6 +108,12 @@ export class ModelStripe {
   /** requests to endpoints this fake does not know (the test fails on any) */
   unknown: string[] = []
   private idem = new Map<string, { at: number; params: string; answer: Answer }>()
+  /**
+   * When the client gave up on a request (operation, idempotency key), on the test's clock. The Stripe
+   * client retries a request that failed on the network at once, with the same key: its retry left then,
+   * however long the scheduler kept the failed request's gate shut meanwhile.
+   */
+  private gaveUp = new Map<string, number>()
 
   constructor(private readonly ctx: () => StripeContext & { op?: string }) {}
 
@@ -358,8 +364,16 @@ export class ModelStripe {
       record.error = (a.body as { error?: { type?: string; code?: string } }).error
       return HttpResponse.json(a.body as never, { status: a.status, headers })
     }
+    // a retry of a request the client gave up on left when it gave up (the client retries at once): a
+    // retry that reaches Stripe minutes later, after the clock moved, would be one no real client sends
+    // (lib/payments/stripe.ts: a 10 s timeout and 2 retries, all over in well under a minute), so it is
+    // timed from then and times out too
+    const attempt = key ? `${ctx.op ?? ''}|${method} ${url.pathname}|${key}` : undefined
+    const retryLeft = attempt ? this.gaveUp.get(attempt) : undefined
+    const sent = retryLeft ?? ctx.clock()
     const networkFailure = () => {
       record.answered = 0
+      if (attempt) this.gaveUp.set(attempt, Math.min(ctx.clock(), sent + CLIENT_TIMEOUT_MS))
       return HttpResponse.error()
     }
 
@@ -367,7 +381,6 @@ export class ModelStripe {
       return reply(err(401, 'invalid_request_error', 'Invalid API Key provided: sk_test_****'))
     // a request held while the clock moved past the client's timeout (10 s, stripe.ts) is one the client
     // gave up on: it never reached Stripe, or Stripe's answer found no one listening
-    const sent = ctx.clock()
     await ctx.gate(`${label} (request)`)
     if (fault === 'timeout' || ctx.clock() - sent > CLIENT_TIMEOUT_MS) return networkFailure()
     if (fault === 'error') return reply(err(503, 'api_error', 'Stripe is temporarily unavailable.'))
