@@ -57,19 +57,10 @@ export function assertInStock(
     available: number | null
   }>,
 ): void {
-  const available = new Map<string, number | null>()
-  const skus = new Map<string, string>()
-  for (const l of lines) {
-    const key = (l.variantId ?? l.productId).toLowerCase()
-    available.set(key, l.available)
-    skus.set(key, l.sku)
-  }
   for (const item of sumPerItem(lines)) {
-    const key = item.variantId ?? item.productId
-    const units = available.get(key)
-    if (units !== null && units !== undefined && units < item.quantity) {
-      throw outOfStock(item.line, skus.get(key) ?? null, units)
-    }
+    // item.line is the item's first line; every line of one item read the same row
+    const { available, sku } = lines[item.line]!
+    if (available !== null && available < item.quantity) throw outOfStock(item.line, sku, available)
   }
 }
 
